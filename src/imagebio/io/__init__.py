@@ -1,0 +1,1 @@
+"""Reading and writing clinical images and masks (DICOM, PET/NM, SEG, RTSTRUCT, NIfTI, NRRD)."""
