@@ -153,3 +153,15 @@ def test_multi_b_dwi_split_by_b_value(tmp_path):
     assert [v.metadata["b_value_s_per_mm2"] for v in volumes] == b_values
     means = np.array([v.array.mean() for v in volumes])
     np.testing.assert_allclose(means, np.round(1000 * np.exp(-np.array(b_values) * adc)))
+
+
+def test_variable_flip_angle_series_split_by_flip_angle(tmp_path):
+    series_uid = pydicom.uid.generate_uid()
+    study_uid = pydicom.uid.generate_uid()
+    for angle in (2.0, 10.0, 15.0):
+        extra = [{"FlipAngle": angle, "RepetitionTime": 4.0} for _ in range(3)]
+        write_series(tmp_path / f"fa{angle:g}", np.full((3, 4, 4), 10 * angle), modality="MR",
+                     series_uid=series_uid, study_uid=study_uid, extra_per_slice=extra)
+    volumes = read_dynamic_series(tmp_path)
+    assert [v.metadata["flip_angle_deg"] for v in volumes] == [2.0, 10.0, 15.0]
+    assert [float(v.array.mean()) for v in volumes] == [20.0, 100.0, 150.0]

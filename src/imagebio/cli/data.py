@@ -17,9 +17,11 @@ def ingest_command(folder: Path, db: str | None) -> None:
     store = open_store(db)
     with progress_bar("scanning DICOM") as progress:
         report = ingest_folder(folder, store, progress=progress)
-    console.print(report.summary() if hasattr(report, "summary") else str(report))
-    for skipped in getattr(report, "skipped", [])[:20]:
+    console.print(report.summary(), highlight=False)
+    for skipped in report.skipped[:20]:
         error_console.print(f"skipped {skipped.path}: {skipped.reason}", highlight=False)
+    if len(report.skipped) > 20:
+        error_console.print(f"... and {len(report.skipped) - 20} more skipped files", highlight=False)
 
 
 def subjects_command(db: str | None) -> None:
@@ -27,8 +29,9 @@ def subjects_command(db: str | None) -> None:
     from imagebio.store.queries import list_subjects
 
     store = open_store(db)
-    frame = list_subjects(store)
-    _print_frame(frame, "Subjects")
+    with store.session(readonly=True) as session:
+        rows = list_subjects(session)
+    _print_rows(rows, "Subjects")
 
 
 def series_command(db: str | None, subject: str | None, modality: str | None) -> None:
@@ -36,19 +39,25 @@ def series_command(db: str | None, subject: str | None, modality: str | None) ->
     from imagebio.store.queries import list_series
 
     store = open_store(db)
-    frame = list_series(store, subject=subject, modality=modality)
-    _print_frame(frame, "Series")
+    with store.session(readonly=True) as session:
+        rows = list_series(session, subject=subject, modality=modality)
+    _print_rows(rows, "Series", fields=("patient_id", "timepoint", "modality", "kind", "n_files", "description",
+                                        "series_instance_uid"))
 
 
-def _print_frame(frame, title: str) -> None:
-    if len(frame) == 0:
+def _print_rows(rows: list, title: str, fields: tuple[str, ...] | None = None) -> None:
+    """Print a list of dataclass rows as a rich table (all fields, or the given ones)."""
+    import dataclasses
+
+    if not rows:
         console.print(f"{title}: none")
         return
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_format(v) for v in row])
+    fields = fields or tuple(f.name for f in dataclasses.fields(rows[0]))
+    table = Table(title=f"{title} ({len(rows)})")
+    for name in fields:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*[_format(getattr(row, name)) for name in fields])
     console.print(table)
 
 

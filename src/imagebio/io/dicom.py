@@ -55,6 +55,7 @@ SLICE_SPACING_TOLERANCE = 0.01
 
 _IMAGE_MODALITIES = {"CT", "MR", "PT", "NM", "OT", "US", "CR", "DX", "MG", "XA"}
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+LABEL_MAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 
 _MODALITY_UNITS = {"CT": units.HU, "MR": units.ARBITRARY, "NM": units.COUNTS}
@@ -130,7 +131,7 @@ class DicomSeries:
 
     @property
     def is_seg(self) -> bool:
-        return self.sop_class_uid == SEG_SOP_CLASS
+        return self.sop_class_uid in (SEG_SOP_CLASS, LABEL_MAP_SEG_SOP_CLASS)
 
     @property
     def is_rtstruct(self) -> bool:
@@ -333,13 +334,24 @@ def _temporal_position(ds: Dataset) -> float | None:
     return None
 
 
-def _frame_key(ds: Dataset) -> float:
-    """A number that differs between the frames of a dynamic series and is equal within a frame."""
+def _flip_angle(ds: Dataset) -> float | None:
+    value = ds.get("FlipAngle")
+    return None if value in (None, "") else float(value)
+
+
+def _frame_key(ds: Dataset) -> tuple[float, float]:
+    """A key that differs between the frames of a dynamic series and is equal within a frame.
+
+    Frames differ by b-value (DWI), else by temporal position (DCE/DSC), else by flip angle (variable flip
+    angle T1 mapping).
+    """
     b = b_value_of(ds)
     if b is not None:
-        return b
+        return (b, 0.0)
     t = _temporal_position(ds)
-    return t if t is not None else 0.0
+    if t is not None:
+        return (t, 0.0)
+    return (0.0, _flip_angle(ds) or 0.0)
 
 
 def dicom_datetime(date: object, time: object) -> datetime | None:
@@ -639,10 +651,11 @@ def read_dicom_series(
 def read_dynamic_series(
     source: str | Path | DicomSeries, series_uid: str | None = None, progress: ProgressCallback | None = None
 ) -> list[Volume]:
-    """Read a dynamic (DCE/DSC) or multi-b (DWI) series as one Volume per frame.
+    """Read a dynamic (DCE/DSC), multi-b (DWI) or variable-flip-angle series as one Volume per frame.
 
-    Frames are told apart by b-value (DWI; ``metadata["b_value_s_per_mm2"]``) or by temporal position
-    (TemporalPositionIdentifier, TriggerTime, else AcquisitionTime). Each frame's ``acquisition_time`` is its
+    Frames are told apart by b-value (DWI; ``metadata["b_value_s_per_mm2"]``), by temporal position
+    (TemporalPositionIdentifier, TriggerTime, else AcquisitionTime), or, when neither is present and the flip
+    angle varies, by FlipAngle (VFA T1 mapping; ``metadata["flip_angle_deg"]``). Each frame's ``acquisition_time`` is its
     earliest acquisition time and ``metadata["frame_time_s"]`` its start relative to the first frame (s).
     Every frame must cover the same slice positions.
     """
@@ -650,6 +663,9 @@ def read_dynamic_series(
     where = series.folder
     slices = _load_slices(series, progress)
     has_b = any(b_value_of(s.header) is not None for s in slices)
+    has_time = any(_temporal_position(s.header) is not None for s in slices)
+    flip_angles = {_flip_angle(s.header) for s in slices}
+    by_flip = not has_b and not has_time and len(flip_angles) > 1
     groups: dict[float, list[_Slice]] = defaultdict(list)
     if has_b:
         for s in slices:
@@ -657,6 +673,12 @@ def read_dynamic_series(
             if b is None:
                 raise MissingDicomTagError("DiffusionBValue", path=s.path, needed_for="multi-b DWI frames")
             groups[b].append(s)
+    elif by_flip:
+        for s in slices:
+            angle = _flip_angle(s.header)
+            if angle is None:
+                raise MissingDicomTagError("FlipAngle", path=s.path, needed_for="variable-flip-angle frames")
+            groups[angle].append(s)
     else:
         for s in slices:
             key = _temporal_position(s.header)
@@ -681,6 +703,8 @@ def read_dynamic_series(
         meta = {"frame_index": index}
         if has_b:
             meta["b_value_s_per_mm2"] = key
+        elif by_flip:
+            meta["flip_angle_deg"] = key
         else:
             trigger = [float(s.header.TriggerTime) / 1000.0 for s in frame_slices if s.header.get("TriggerTime") not in (None, "")]
             if t0 is None:

@@ -1,0 +1,223 @@
+"""IBSI morphological features (``morph_*``).
+
+Reference: IBSI 1 reference manual (arXiv:1612.07003), section 3.1 "Morphological features". The mesh is built by
+marching cubes (iso-level 0.5) on the zero-padded morphological mask; intensity-dependent features (centre-of-mass
+shift, integrated intensity, Moran's I, Geary's C) use the (re-segmented) intensity mask.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from imagebio.errors import EmptyMaskError
+
+__all__ = ["mesh_from_mask", "morphology_features", "moran_geary"]
+
+
+def mesh_from_mask(mask: np.ndarray, spacing: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle mesh of the ROI surface: marching cubes at 0.5 on the zero-padded mask.
+
+    Returns vertices (n, 3) in mm, (z, y, x) order relative to the padded grid, and faces (m, 3) as vertex indices.
+    """
+    from skimage.measure import marching_cubes
+
+    padded = np.pad(np.asarray(mask, dtype=np.float64), 1)
+    verts, faces, _, _ = marching_cubes(padded, level=0.5, spacing=tuple(float(s) for s in spacing))
+    return verts, faces
+
+
+def _mesh_volume_area(verts: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    volume = abs(float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum())) / 6.0
+    area = float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()) / 2.0
+    return volume, area
+
+
+def _ellipsoid_area(a: float, b: float, c: float, n_terms: int = 20) -> float:
+    """Ellipsoid surface area by the IBSI 1 series (semi-axes a >= b >= c, in mm; result in mm²).
+
+    ``4 pi a b sum_{nu=0}^{20} (alpha beta)^nu / (1 - 4 nu^2) P_nu((alpha^2 + beta^2) / (2 alpha beta))`` with
+    ``alpha = sqrt(1 - b²/a²)``, ``beta = sqrt(1 - c²/a²)`` (IBSI 1 manual, "area density (AEE)"). This is the IBSI
+    definition, used for its reference values; it is an approximation of the true area (-3 % for semi-axes
+    5, 3, 2; +18 % for the oblate 5, 5, 3), so use it for IBSI compliance, not as a general ellipsoid area.
+    """
+    from scipy.special import comb, eval_legendre
+
+    if a <= 0:
+        return 0.0
+    alpha = math.sqrt(max(0.0, 1.0 - (b / a) ** 2))
+    beta = math.sqrt(max(0.0, 1.0 - (c / a) ** 2))
+    nu = np.arange(n_terms + 1)
+    if alpha * beta < 1e-8:
+        # Limit alpha -> 0 (a == b): only the leading Legendre coefficient survives,
+        # (alpha beta)^nu P_nu(x) -> C(2 nu, nu) (beta² / 4)^nu.
+        terms = comb(2 * nu, nu) * (beta**2 / 4.0) ** nu
+    else:
+        x = (alpha**2 + beta**2) / (2.0 * alpha * beta)
+        terms = (alpha * beta) ** nu * eval_legendre(nu, x)
+    return float(4.0 * math.pi * a * b * np.sum(terms / (1.0 - 4.0 * nu**2)))
+
+
+def moran_geary(
+    image: np.ndarray, mask: np.ndarray, spacing: Sequence[float]
+) -> tuple[float, float]:
+    """Moran's I and Geary's C with inverse-Euclidean-distance weights over all voxel pairs of ``mask``.
+
+    The pair sums are exact, not subsampled: on a regular grid the weight depends only on the displacement, so
+    ``sum_{k != l} w(x_k - x_l) f_k g_l`` is a weighted sum of the cross-correlation of ``f`` and ``g``, which is
+    computed with FFTs in O(n log n) instead of the O(n²) pair loop (IBSI 1 manual, Moran's I / Geary's C).
+    Memory: a few float64 arrays of (2 × ROI bounding box) size, e.g. ~0.5 GB for a 100³-voxel box.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Intensities (z, y, x).
+    mask : numpy.ndarray
+        Intensity mask (bool).
+    spacing : sequence of float
+        Spacing (z, y, x) in mm (weights are 1 / distance in mm).
+
+    Returns
+    -------
+    moran_i, geary_c : float
+        NaN when the mask has fewer than two voxels or constant intensities (undefined).
+    """
+    from scipy import fft
+
+    from imagebio.radiomics.processing import bounding_box
+
+    mask = np.asarray(mask, dtype=bool)
+    n = int(mask.sum())
+    if n < 2:
+        return float("nan"), float("nan")
+    box = bounding_box(mask)
+    m = mask[box].astype(np.float64)
+    x = np.asarray(image, dtype=np.float64)[box]
+    mu = float(x[m > 0].mean())
+    a = np.where(m > 0, x - mu, 0.0)
+    shape = tuple(fft.next_fast_len(2 * s - 1, real=True) for s in m.shape)
+    axes = (0, 1, 2)
+    # Displacement (in mm) of every cell of the periodic correlation grid; the grid is >= 2 s - 1 long, so no wrap.
+    grids = []
+    for p, s in zip(shape, spacing, strict=True):
+        i = np.arange(p)
+        grids.append(np.where(i <= p // 2, i, i - p) * float(s))
+    dz, dy, dx = np.meshgrid(*grids, indexing="ij", sparse=True)
+    dist = np.sqrt(dz * dz + dy * dy + dx * dx)
+    with np.errstate(divide="ignore"):
+        w = np.where(dist > 0, 1.0 / dist, 0.0)
+    del dist
+
+    def weighted_correlation(f_hat: np.ndarray, g_hat: np.ndarray) -> float:
+        """sum_d w(d) sum_k f_k g_{k+d}, from the spectra of f and g."""
+        return float(np.sum(w * fft.irfftn(np.conj(f_hat) * g_hat, shape, axes=axes)))
+
+    fm = fft.rfftn(m, shape, axes=axes)
+    sum_w = weighted_correlation(fm, fm)
+    fa = fft.rfftn(a, shape, axes=axes)
+    cross = weighted_correlation(fa, fa)
+    del fa
+    # sum_{k != l} w (a_k - a_l)^2 = 2 sum w a_k^2 m_l - 2 sum w a_k a_l (w is symmetric in k, l).
+    sq_diff = 2.0 * weighted_correlation(fft.rfftn(a * a, shape, axes=axes), fm) - 2.0 * cross
+    denom = float(np.sum(a * a))
+    if denom == 0.0 or sum_w == 0.0:
+        return float("nan"), float("nan")
+    moran = n / sum_w * cross / denom
+    geary = (n - 1) * sq_diff / (2.0 * sum_w * denom)
+    return float(moran), float(geary)
+
+
+def morphology_features(
+    image: np.ndarray,
+    intensity_mask: np.ndarray,
+    morphological_mask: np.ndarray,
+    spacing: Sequence[float],
+) -> dict[str, float]:
+    """All IBSI morphological features (tags ``morph_*``).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Intensities (z, y, x) after processing (units of the image, e.g. HU).
+    intensity_mask : numpy.ndarray
+        Re-segmented ROI mask (bool), used for intensity-weighted features.
+    morphological_mask : numpy.ndarray
+        ROI mask before re-segmentation (bool), used for the mesh and voxel geometry.
+    spacing : sequence of float
+        Spacing (z, y, x) in mm.
+
+    Returns
+    -------
+    dict
+        Volumes in mm³, areas in mm², lengths in mm, ``morph_integ_int`` in image units × mm³; OMBB and MVEE
+        densities (not standardised by IBSI) are not produced.
+    """
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
+
+    morph = np.asarray(morphological_mask, dtype=bool)
+    int_mask = np.asarray(intensity_mask, dtype=bool)
+    if not morph.any():
+        raise EmptyMaskError("morphological mask", detail="no voxel for morphological features")
+    spacing = tuple(float(s) for s in spacing)
+    image = np.asarray(image, dtype=np.float64)
+
+    verts, faces = mesh_from_mask(morph, spacing)
+    volume, area = _mesh_volume_area(verts, faces)
+    n_vox = int(morph.sum())
+    out: dict[str, float] = {
+        "morph_volume": volume,
+        "morph_vol_approx": n_vox * float(np.prod(spacing)),
+        "morph_area_mesh": area,
+        "morph_av": area / volume,
+        "morph_comp_1": volume / (math.sqrt(math.pi) * area**1.5),
+        "morph_comp_2": 36.0 * math.pi * volume**2 / area**3,
+        "morph_sph_dispr": area / (36.0 * math.pi * volume**2) ** (1.0 / 3.0),
+        "morph_sphericity": (36.0 * math.pi * volume**2) ** (1.0 / 3.0) / area,
+        "morph_asphericity": (area**3 / (36.0 * math.pi * volume**2)) ** (1.0 / 3.0) - 1.0,
+    }
+
+    # Voxel centres in mm.
+    coords = np.argwhere(morph) * np.asarray(spacing)
+    int_coords = np.argwhere(int_mask) * np.asarray(spacing)
+    int_values = image[int_mask]
+    if int_values.size and int_values.sum() != 0:
+        com_gl = (int_coords * int_values[:, None]).sum(axis=0) / int_values.sum()
+        out["morph_com"] = float(np.linalg.norm(coords.mean(axis=0) - com_gl))
+    else:
+        out["morph_com"] = float("nan")
+
+    hull = ConvexHull(verts)
+    hull_points = verts[hull.vertices]
+    out["morph_diam"] = float(pdist(hull_points).max()) if len(hull_points) > 1 else 0.0
+
+    eig = np.sort(np.linalg.eigvalsh(np.cov(coords, rowvar=False)))[::-1] if n_vox > 1 else np.zeros(3)
+    eig = np.clip(eig, 0.0, None)
+    l_major, l_minor, l_least = (float(e) for e in eig)
+    out["morph_pca_maj_axis"] = 4.0 * math.sqrt(l_major)
+    out["morph_pca_min_axis"] = 4.0 * math.sqrt(l_minor)
+    out["morph_pca_least_axis"] = 4.0 * math.sqrt(l_least)
+    out["morph_pca_elongation"] = math.sqrt(l_minor / l_major) if l_major > 0 else float("nan")
+    out["morph_pca_flatness"] = math.sqrt(l_least / l_major) if l_major > 0 else float("nan")
+
+    extent = verts.max(axis=0) - verts.min(axis=0)
+    out["morph_vol_dens_aabb"] = volume / float(np.prod(extent))
+    out["morph_area_dens_aabb"] = area / float(2.0 * (extent[0] * extent[1] + extent[0] * extent[2]
+                                                      + extent[1] * extent[2]))
+
+    a, b, c = 2.0 * math.sqrt(l_major), 2.0 * math.sqrt(l_minor), 2.0 * math.sqrt(l_least)
+    out["morph_vol_dens_aee"] = 3.0 * volume / (4.0 * math.pi * a * b * c) if a * b * c > 0 else float("nan")
+    aee_area = _ellipsoid_area(a, b, c)
+    out["morph_area_dens_aee"] = area / aee_area if aee_area > 0 else float("nan")
+
+    out["morph_vol_dens_conv_hull"] = volume / float(hull.volume)
+    out["morph_area_dens_conv_hull"] = area / float(hull.area)
+
+    out["morph_integ_int"] = volume * float(int_values.mean()) if int_values.size else float("nan")
+    moran, geary = moran_geary(image, int_mask, spacing)
+    out["morph_moran_i"] = moran
+    out["morph_geary_c"] = geary
+    return out

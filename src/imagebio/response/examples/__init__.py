@@ -1,0 +1,1 @@
+"""Example lesion tables shipped with imagebio (package data)."""

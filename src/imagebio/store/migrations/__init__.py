@@ -1,0 +1,1 @@
+"""Alembic migrations of the study store, applied by :func:`imagebio.store.session.open_store`."""
