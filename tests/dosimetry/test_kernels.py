@@ -202,3 +202,32 @@ def test_voxel_pipeline_fit_then_convolve():
     np.testing.assert_allclose(dose, voxel_s_dose_gy(a0 / lam, (4.8,) * 3, "Lu-177"), rtol=1e-8)
     metrics = dvh_metrics(dose, sphere, volume_at_dose_gy=(0.0,))
     assert metrics["V0gy_fraction"] == 1.0 and metrics["D90_gy"] <= metrics["D50_gy"] <= metrics["max_gy"]
+
+
+@pytest.mark.parametrize("nuclide", ["Lu-177", "Y-90", "I-131"])
+def test_point_source_reproduces_the_kernel(nuclide):
+    """One voxel of activity: the dose map around it is the kernel times the TIA (11³ neighbourhood), zero beyond."""
+    tia = np.zeros((21, 23, 25))
+    tia[10, 11, 12] = 3.7e9
+    kernel = load_voxel_s_kernel(nuclide, 4.8)
+    dose = voxel_s_dose_gy(tia, (4.8, 4.8, 4.8), nuclide, kernel=kernel)
+    np.testing.assert_allclose(dose[5:16, 6:17, 7:18], 3.7e9 * kernel.s_gy_per_bq_s, rtol=1e-9,
+                               atol=1e-12 * dose.max())
+    outside = dose.copy()
+    outside[5:16, 6:17, 7:18] = 0.0
+    assert outside.max() <= 1e-12 * dose.max()
+
+
+@pytest.mark.parametrize("nuclide", ["Y-90", "Sr-89"])
+def test_large_uniform_region_interior_equals_mird_local_deposition(nuclide):
+    """Issue 7 must-show: uniform activity in a large region (25³ voxels of 4.8 mm); in the interior the kernel dose
+    equals Ã·Δ_np/m (local deposition, MIRD) within 1 %. Holds for the pure β⁻ emitters; for Lu-177 the Lanconelli
+    kernel holds only 94.7-98.7 % of Δ_np (see test_energy_bounds_lu177), so the interior dose is ~4-5 % below the
+    local-deposition value and is not asserted here (reported as a discrepancy of the reference kernel)."""
+    tia = np.zeros((35, 35, 35))
+    tia[5:30, 5:30, 5:30] = 2e9
+    spacing = (4.8, 4.8, 4.8)
+    kernel_dose = voxel_s_dose_gy(tia, spacing, nuclide)
+    mird = local_deposition_dose_gy(tia, spacing, nuclide, 1.04)
+    interior = (slice(12, 23),) * 3
+    np.testing.assert_allclose(kernel_dose[interior], mird[interior], rtol=0.01)

@@ -165,3 +165,33 @@ def test_variable_flip_angle_series_split_by_flip_angle(tmp_path):
     volumes = read_dynamic_series(tmp_path)
     assert [v.metadata["flip_angle_deg"] for v in volumes] == [2.0, 10.0, 15.0]
     assert [float(v.array.mean()) for v in volumes] == [20.0, 100.0, 150.0]
+
+
+# --- vendor private b-value tags (issue 5, item 6) -------------------------------------------------------------
+VENDOR_B_TAGS = {
+    # vendor: (private creator group element, creator, b-value element, VR, stored value for b)
+    "GE": ((0x0043, 0x0010), "GEMS_PARM_01", (0x0043, 0x1039), "IS", lambda b: [int(1e9 + b), 8, 0, 0]),
+    "Siemens": ((0x0019, 0x0010), "SIEMENS MR HEADER", (0x0019, 0x100C), "IS", lambda b: int(b)),
+    "Philips": ((0x2001, 0x0010), "Philips Imaging DD 001", (0x2001, 0x1003), "FL", lambda b: float(b)),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDOR_B_TAGS))
+def test_multi_b_dwi_from_vendor_private_b_value_tags(tmp_path, vendor):
+    """b-values only in the GE (0043,1039) (b + 1e9 form), Siemens (0019,100C) or Philips (2001,1003) tag."""
+    creator_tag, creator, b_tag, vr, encode = VENDOR_B_TAGS[vendor]
+    b_values = [0.0, 50.0, 800.0]
+    series_uid = pydicom.uid.generate_uid()
+    study_uid = pydicom.uid.generate_uid()
+    for b in b_values:
+        paths = write_series(tmp_path / f"b{b:g}", np.full((2, 4, 4), round(1000 * np.exp(-b * 1e-3))),
+                             modality="MR", series_uid=series_uid, study_uid=study_uid)
+        for path in paths:
+            ds = pydicom.dcmread(path)
+            assert "DiffusionBValue" not in ds
+            ds.add_new(creator_tag, "LO", creator)
+            ds.add_new(b_tag, vr, encode(b))
+            ds.save_as(path)
+    volumes = read_dynamic_series(tmp_path)
+    assert [v.metadata["b_value_s_per_mm2"] for v in volumes] == b_values
+    assert [float(v.array.mean()) for v in volumes] == [1000.0, 951.0, 449.0]

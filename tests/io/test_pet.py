@@ -558,3 +558,18 @@ def test_error_series_level_value_differs_between_slices():
 def test_error_unknown_quantity():
     with pytest.raises(ValueError, match="quantity"):
         suv_scale_factors(pet_headers(), "suvxyz")
+
+
+def test_error_radiopharmaceutical_sequence_absent():
+    headers = pet_headers(
+        RadionuclideTotalDose=None,
+        RadionuclideHalfLife=None,
+        RadiopharmaceuticalStartTime=None,
+        RadiopharmaceuticalStartDateTime=None,
+    )
+    assert all("RadiopharmaceuticalInformationSequence" not in ds for ds in headers)
+    error = _raises(MissingDicomTagError, "RadiopharmaceuticalInformationSequence", headers)
+    assert "(0054,0016)" in str(error) and "injected dose" in str(error)
+    _raises(MissingDicomTagError, "RadiopharmaceuticalInformationSequence", headers, "sul")
+    # Bq/mL from BQML needs no dose, so no sequence either
+    np.testing.assert_array_equal(suv_scale_factors(headers, "bqml"), 1.0)

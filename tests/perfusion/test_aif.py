@@ -85,3 +85,42 @@ def test_shift_curve_matches_analytic_shift():
     assert np.all(shifted[1, :10] == 0.0)
     # linear interpolation error of a smooth curve at a quarter-sample shift is small
     assert np.max(np.abs(shifted[2] - parker_aif(t, delay_s=2.25))) < 0.05
+
+
+def test_image_derived_aif_picks_the_arterial_voxels():
+    """Arteries (Parker first pass) hidden among Tofts tissue with noise: the chosen voxels are the arterial ones."""
+    from imagebio.perfusion.aif import image_derived_aif
+    from imagebio.perfusion.models import tofts_concentration
+
+    rng = np.random.default_rng(3)
+    t = np.arange(60) * 2.0
+    cb = parker_aif(t, delay_s=10.0)
+    tissue = tofts_concentration(t, cb / 0.55, rng.uniform(0.05, 0.5, (6, 10, 10)), rng.uniform(0.1, 0.5, (6, 10, 10)))
+    artery = np.zeros((6, 10, 10), bool)
+    artery[2, 3, 4:8] = True
+    artery[3, 3, 4:8] = True
+    tissue[artery] = cb
+    # a late, broad venous-like bolus with the same height must not be chosen
+    vein = np.zeros_like(artery)
+    vein[4, 7, 1:5] = True
+    tissue[vein] = parker_aif(t, delay_s=25.0) * 0.98
+    tissue += rng.normal(0, 0.02, tissue.shape)
+    selection = image_derived_aif(tissue, t, n_voxels=8)
+    assert selection.voxels.sum() == 8
+    assert np.array_equal(selection.voxels, artery)
+    assert set(map(tuple, selection.indices)) == set(zip(*np.nonzero(artery)))
+    assert np.max(np.abs(selection.curve - cb)) < 0.05  # noise SD 0.02 / sqrt(8) per sample, peak ~6 mM
+    # restricted to a search mask without arteries, it picks the next best (here: the vein)
+    selection = image_derived_aif(tissue, t, mask=~artery, n_voxels=4)
+    assert np.array_equal(selection.voxels, vein)
+
+
+def test_image_derived_aif_validation():
+    from imagebio.errors import EmptyMaskError
+    from imagebio.perfusion.aif import image_derived_aif
+
+    t = np.arange(10.0)
+    with pytest.raises(EmptyMaskError):
+        image_derived_aif(np.zeros((3, 10)), t)
+    with pytest.raises(InvalidParameterError, match="n_voxels"):
+        image_derived_aif(np.ones((3, 10)), t, n_voxels=0)

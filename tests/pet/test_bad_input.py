@@ -26,8 +26,8 @@ def test_missing_radiopharmaceutical_information_sequence(suv_dro_root, tmp_path
     folder = _broken_series(suv_dro_root, tmp_path, lambda ds: delattr(ds, "RadiopharmaceuticalInformationSequence"))
     with pytest.raises(MissingDicomTagError) as caught:
         read_pet(folder)
-    # io.pet names the first attribute of the sequence it needs (the dose); naming the sequence itself is accepted.
-    assert caught.value.keyword in ("RadiopharmaceuticalInformationSequence", "RadionuclideTotalDose")
+    assert caught.value.keyword == "RadiopharmaceuticalInformationSequence"
+    assert "(0054,0016)" in str(caught.value)
     assert caught.value.tag in str(caught.value) and str(folder) in str(caught.value)
     # Bq/mL needs no radiopharmaceutical information
     assert read_pet(folder, quantity="bqml").array.max() == pytest.approx(14400.0)

@@ -82,3 +82,9 @@ def test_a_failing_subject_is_recorded_and_the_others_go_on(demo):
         statuses = dict(session.execute(select(RunSubject.subject_id, RunSubject.status)
                                         .where(RunSubject.run_id == result.run_id)).all())
     assert sorted(statuses.values()) == ["done", "failed"]
+
+
+def test_recist_matches_the_intended_response(demo):
+    assert demo.response, "the demo assessed no patient"
+    for row in demo.response:
+        assert row["assessed_recist"] == row["expected_recist"], row

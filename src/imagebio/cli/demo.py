@@ -55,6 +55,7 @@ def _print_summary(result) -> None:
             "[green]ok[/]" if ok else f"[red]> {limit:.0%}[/]",
         )
     console.print(table)
+    _print_response(result.response)
     run = result.run
     console.print(
         f"run {run.run_id}: {len(run.done)} subjects done, {len(run.failed)} failed, {run.n_values} values stored"
@@ -63,6 +64,19 @@ def _print_summary(result) -> None:
         console.print(f"[red]failed[/] {patient_id}: {error}", highlight=False)
     console.print(
         f"store: {result.store_url}\nDICOM + ground truth: {result.cohort_dir}\n"
-        f"measurements: {result.measurements_csv}\ncomparison: {result.summary_csv}",
+        f"measurements: {result.measurements_csv}\ncomparison: {result.summary_csv}\n"
+        f"response: {result.out_dir / 'response_recist11.csv'}",
         highlight=False,
     )
+
+
+def _print_response(rows: list[dict]) -> None:
+    table = Table(title="RECIST 1.1 best overall response, assessed from the DICOM masks, vs the intended design")
+    for column in ("subject", "intended", "expected", "assessed", "reason (follow-up)"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        ok = row["assessed_recist"] == row["expected_recist"]
+        colour = "green" if ok else "red"
+        table.add_row(row["subject"], row["intended"], row["expected_recist"],
+                      f"[{colour}]{row['assessed_recist']}[/]", row["reason"])
+    console.print(table)

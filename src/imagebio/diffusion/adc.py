@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from imagebio.errors import InvalidParameterError
+from imagebio.perfusion.quality import fit_status, goodness_of_fit, mask_failed
 
 __all__ = ["adc_signal", "fit_adc", "check_b_values"]
 
@@ -76,14 +77,22 @@ def fit_adc(
     Returns
     -------
     dict
-        ``adc_mm2_per_s`` (...), ``s0`` (...), and ``n_used`` (...) the number of positive samples used.
-        Voxels with fewer than two distinct usable b-values get ``nan``.
+        ``adc_mm2_per_s`` (...), ``s0`` (...), ``n_used`` (...) the number of positive samples used, and the fit
+        quality maps ``r_squared``, ``nrmse`` (signal domain, usable samples) and ``fit_status`` (codes of
+        :mod:`imagebio.perfusion.quality`: 3 non-finite samples, 4 fewer than two distinct usable b-values,
+        5 negative ADC). Failed voxels get ``nan``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Fewer than two distinct b-values (e.g. all equal), or one b-value per sample is not given.
     """
     s = np.asarray(signals, dtype=float)
     b = check_b_values(b_values_s_per_mm2, s.shape[-1] if s.ndim else None)
     if np.unique(b).size < 2:
         raise InvalidParameterError("b_values_s_per_mm2", b.tolist(), "at least two distinct b-values")
-    usable = s > 0
+    finite_input = np.all(np.isfinite(s), axis=-1)
+    usable = np.isfinite(s) & (s > 0)
     log_s = np.log(np.where(usable, s, 1.0))
     w = np.where(usable, s * s if weighted else 1.0, 0.0)
     # weighted normal equations of log S = log S0 - b ADC, closed form per voxel
@@ -98,8 +107,28 @@ def fit_adc(
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = (sw * sby - sb * sy) / det
         intercept = (sbb * sy - sb * sby) / det
-    return {
-        "adc_mm2_per_s": np.where(ok, -slope, np.nan),
-        "s0": np.where(ok, np.exp(intercept), np.nan),
-        "n_used": usable.sum(-1),
+    adc = np.where(ok, -slope, np.nan)
+    s0 = np.where(ok, np.exp(intercept), np.nan)
+    shape = s.shape[:-1]
+    flat_s = np.where(usable, s, np.nan).reshape(-1, b.size)
+    with np.errstate(invalid="ignore", over="ignore"):
+        pred = adc_signal(s0.reshape(-1), adc.reshape(-1), b)
+        sse = np.nansum((flat_s - pred) ** 2, axis=1)
+    quality = goodness_of_fit(flat_s, sse)
+    status = fit_status(
+        flat_s.shape[0],
+        invalid_input=~finite_input.reshape(-1),
+        too_few_points=~ok.reshape(-1),
+        invalid_result=(adc < 0).reshape(-1),
+    )
+    out = {
+        "adc_mm2_per_s": adc.reshape(-1),
+        "s0": s0.reshape(-1),
+        "r_squared": quality["r_squared"],
+        "nrmse": quality["nrmse"],
     }
+    mask_failed(out, status)
+    out = {k: v.reshape(shape) for k, v in out.items()}
+    out["n_used"] = usable.sum(-1)
+    out["fit_status"] = status.reshape(shape)
+    return out

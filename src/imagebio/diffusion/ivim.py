@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from imagebio.diffusion.adc import check_b_values, fit_adc
+from imagebio.diffusion.noise import check_noise_sigma, rician_bias_corrected, rician_expected_magnitude
 from imagebio.errors import InvalidParameterError
 from imagebio.perfusion.fitting import levenberg_marquardt, standard_errors
+from imagebio.perfusion.quality import at_bound, fit_status, goodness_of_fit, mask_failed
 
 __all__ = ["IvimBounds", "ivim_signal", "fit_ivim"]
 
@@ -69,6 +71,7 @@ def fit_ivim(
     b_threshold_s_per_mm2: float = 200.0,
     bounds: IvimBounds = IvimBounds(),
     max_iter: int = 200,
+    noise_sigma: np.ndarray | float | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the IVIM model to every voxel at once.
 
@@ -86,12 +89,17 @@ def fit_ivim(
         Parameter bounds (``s0`` relative to the mean lowest-b signal).
     max_iter : int
         Maximum Levenberg-Marquardt iterations.
+    noise_sigma : float or array (...), optional
+        Rician noise level (standard deviation per channel, in signal units; scalar or per voxel). When given,
+        the non-linear steps fit the expected magnitude ``E[M | S(b), sigma]`` (noise-floor model) and the
+        log-linear start uses second-moment corrected signals (:mod:`imagebio.diffusion.noise`).
 
     Returns
     -------
     dict of arrays shaped ``signals.shape[:-1]``
         ``s0``, ``f``, ``d_star_mm2_per_s``, ``d_mm2_per_s``, ``se_<name>`` (full fit), ``sse``
-        (normalised units) and ``converged``.
+        (normalised units), ``converged``, and the quality maps ``r_squared``, ``nrmse`` and ``fit_status``
+        (codes of :mod:`imagebio.perfusion.quality`; parameters of failed voxels are ``nan``).
     """
     s = np.asarray(signals, dtype=float)
     b = check_b_values(b_values_s_per_mm2, s.shape[-1] if s.ndim else None, minimum=4)
@@ -103,16 +111,25 @@ def fit_ivim(
             "b_threshold_s_per_mm2", b_threshold_s_per_mm2, "a threshold leaving >= 2 distinct b-values on each side"
         )
     shape = s.shape[:-1]
+    sigma = check_noise_sigma(noise_sigma, shape)
     flat, ref = _normalise(s.reshape(-1, b.size), b)
     valid = np.isfinite(ref) & np.all(np.isfinite(flat), axis=1)
     y = np.where(valid[:, None], flat, 0.0)
     n = y.shape[0]
+    # noise level in the normalised units of y
+    sig_n = None if sigma is None else np.where(valid, sigma.reshape(-1) / np.where(valid, ref, 1.0), 0.0)
+    y_start = y if sig_n is None else rician_bias_corrected(y, sig_n[:, None])
+
+    def observed(pred: np.ndarray, index: np.ndarray) -> np.ndarray:
+        return pred if sig_n is None else rician_expected_magnitude(pred, sig_n[index][:, None])
 
     # step 1: D and S0 (1 - f) from the high b-values (weighted log-linear fit, clipped into the bounds)
-    mono = fit_adc(y[:, high], b[high], weighted=True)
+    mono = fit_adc(y_start[:, high], b[high], weighted=True)
     d = np.clip(np.nan_to_num(mono["adc_mm2_per_s"], nan=1e-3), *bounds.d_mm2_per_s)
-    intercept = np.nan_to_num(mono["s0"], nan=1.0)
-    s0 = np.clip(y[:, b == b.min()].mean(axis=1), *bounds.s0)
+    # where the log fit fails (high-b signal at or below zero, e.g. f -> 1) extrapolate the mean high-b signal
+    fallback = np.mean(np.maximum(y_start[:, high], 0.0) * np.exp(b[high] * d[:, None]), axis=1)
+    intercept = np.where(np.isfinite(mono["s0"]), mono["s0"], fallback)
+    s0 = np.clip(y_start[:, b == b.min()].mean(axis=1), *bounds.s0)
     f = np.clip(1.0 - intercept / s0, *bounds.f)
 
     # step 2: D* with D, f, S0 held, by a one-parameter LM from a grid-search start
@@ -120,10 +137,10 @@ def fit_ivim(
     trial = s0[:, None, None] * (
         f[:, None, None] * np.exp(-b * grid[:, None]) + (1 - f)[:, None, None] * np.exp(-b * d[:, None, None])
     )
-    start_ds = grid[np.argmin(((trial - y[:, None, :]) ** 2).sum(-1), axis=1)]
+    start_ds = grid[np.argmin(((trial - y_start[:, None, :]) ** 2).sum(-1), axis=1)]
 
     def star_model(p: np.ndarray, index: np.ndarray) -> np.ndarray:
-        return ivim_signal(s0[index], f[index], p[:, 0], d[index], b)
+        return observed(ivim_signal(s0[index], f[index], p[:, 0], d[index], b), index)
 
     star = levenberg_marquardt(
         star_model,
@@ -138,13 +155,13 @@ def fit_ivim(
     sse = star.sse
     converged = star.converged
     se = np.full((n, 4), np.nan)
+    lower = [bounds.s0[0], bounds.f[0], bounds.d_star_mm2_per_s[0], bounds.d_mm2_per_s[0]]
+    upper = [bounds.s0[1], bounds.f[1], bounds.d_star_mm2_per_s[1], bounds.d_mm2_per_s[1]]
 
     if method == "full":
-        lower = [bounds.s0[0], bounds.f[0], bounds.d_star_mm2_per_s[0], bounds.d_mm2_per_s[0]]
-        upper = [bounds.s0[1], bounds.f[1], bounds.d_star_mm2_per_s[1], bounds.d_mm2_per_s[1]]
 
         def full_model(p: np.ndarray, index: np.ndarray) -> np.ndarray:
-            return ivim_signal(p[:, 0], p[:, 1], p[:, 2], p[:, 3], b)
+            return observed(ivim_signal(p[:, 0], p[:, 1], p[:, 2], p[:, 3], b), index)
 
         res = levenberg_marquardt(
             full_model,
@@ -166,4 +183,15 @@ def fit_ivim(
         out[f"se_{name}"] = np.where(valid, se[:, j] * scale, np.nan).reshape(shape)
     out["sse"] = np.where(valid, sse, np.nan).reshape(shape)
     out["converged"] = (converged & valid).reshape(shape)
-    return out
+    quality = goodness_of_fit(y, sse)
+    status = fit_status(
+        n,
+        invalid_input=~valid,
+        converged=converged,
+        invalid_result=~np.all(np.isfinite(params), axis=1),
+        hit_bound=at_bound(params, lower, upper),
+    )
+    out["r_squared"] = np.where(valid, quality["r_squared"], np.nan).reshape(shape)
+    out["nrmse"] = np.where(valid, quality["nrmse"], np.nan).reshape(shape)
+    out["fit_status"] = status.reshape(shape)
+    return mask_failed(out, out["fit_status"], keep=("sse", "r_squared", "nrmse"))

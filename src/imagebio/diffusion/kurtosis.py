@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from imagebio.diffusion.adc import check_b_values
+from imagebio.diffusion.noise import check_noise_sigma, rician_bias_corrected, rician_expected_magnitude
 from imagebio.errors import InvalidParameterError
 from imagebio.perfusion.fitting import levenberg_marquardt
+from imagebio.perfusion.quality import at_bound, fit_status, goodness_of_fit, mask_failed
 
 __all__ = ["kurtosis_signal", "fit_kurtosis"]
 
@@ -38,6 +40,7 @@ def fit_kurtosis(
     method: str = "wls",
     k_bounds: tuple[float, float] = (0.0, 3.0),
     max_iter: int = 100,
+    noise_sigma: np.ndarray | float | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit apparent diffusivity and kurtosis to every voxel at once.
 
@@ -53,11 +56,18 @@ def fit_kurtosis(
         Bounds applied to K in the non-linear fit (and used to clip the WLS start).
     max_iter : int
         Maximum iterations of the non-linear fit.
+    noise_sigma : float or array (...), optional
+        Rician noise level (per-channel standard deviation in signal units, scalar or per voxel). The WLS step
+        then uses second-moment corrected signals and the non-linear step fits the expected magnitude
+        (noise-floor model, :mod:`imagebio.diffusion.noise`); use ``method="nonlinear"`` for the full correction.
 
     Returns
     -------
     dict of arrays shaped ``signals.shape[:-1]``
-        ``s0``, ``d_mm2_per_s``, ``k`` and ``converged``.
+        ``s0``, ``d_mm2_per_s``, ``k``, ``converged``, and the quality maps ``r_squared``, ``nrmse``
+        (signal domain) and ``fit_status`` (codes of :mod:`imagebio.perfusion.quality`: 3 non-finite samples,
+        4 fewer than three distinct usable b-values, 5 no valid solution (D <= 0), 1 not converged, 2 K on a
+        bound). Parameters of failed voxels are ``nan``.
     """
     s = np.asarray(signals, dtype=float)
     b = check_b_values(b_values_s_per_mm2, s.shape[-1] if s.ndim else None, minimum=3)
@@ -67,7 +77,17 @@ def fit_kurtosis(
         raise InvalidParameterError("method", method, "'wls' or 'nonlinear'")
     shape = s.shape[:-1]
     flat = s.reshape(-1, b.size)
+    sigma = check_noise_sigma(noise_sigma, shape)
+    sigma = None if sigma is None else sigma.reshape(-1)
+    finite_input = np.all(np.isfinite(flat), axis=1)
+    flat = np.where(finite_input[:, None], flat, 0.0)
+    observed_data = flat
+    if sigma is not None:
+        flat = rician_bias_corrected(flat, sigma[:, None])
     usable = flat > 0
+    n_distinct = np.zeros(usable.shape[0], dtype=int)  # distinct b-values with a usable sample, per voxel
+    for level in np.unique(b):
+        n_distinct += np.any(usable[:, b == level], axis=1)
     w = np.where(usable, flat * flat, 0.0)
     log_s = np.log(np.where(usable, flat, 1.0))
     design = np.stack([np.ones_like(b), -b, b * b / 6.0], axis=1)  # coefficients: log S0, D, D^2 K
@@ -82,10 +102,13 @@ def fit_kurtosis(
     with np.errstate(divide="ignore", invalid="ignore"):
         k = coef[:, 2] / (d * d)
     converged = ok & np.isfinite(k) & (d > 0)
+    valid_solution = converged.copy()
+    hit = np.zeros(flat.shape[0], dtype=bool)
 
     if method == "nonlinear":
-        scale = np.maximum(np.max(np.abs(flat), axis=1), 1e-300)
-        y = flat / scale[:, None]
+        scale = np.maximum(np.max(np.abs(observed_data), axis=1), 1e-300)
+        y = observed_data / scale[:, None]
+        sig_n = None if sigma is None else sigma / scale
         start = np.stack(
             [
                 np.where(converged, s0 / scale, 1.0),
@@ -96,23 +119,39 @@ def fit_kurtosis(
         )
 
         def model(p: np.ndarray, index: np.ndarray) -> np.ndarray:
-            return kurtosis_signal(p[:, 0], p[:, 1], p[:, 2], b)
+            pred = kurtosis_signal(p[:, 0], p[:, 1], p[:, 2], b)
+            return pred if sig_n is None else rician_expected_magnitude(pred, sig_n[index][:, None])
 
+        lower, upper = [0.0, 0.0, k_bounds[0]], [np.inf, 0.01, k_bounds[1]]
         res = levenberg_marquardt(
-            model,
-            start,
-            y,
-            lower=[0.0, 0.0, k_bounds[0]],
-            upper=[np.inf, 0.01, k_bounds[1]],
-            max_iter=max_iter,
-            abs_step=np.array([1e-7, 1e-9, 1e-6]),
+            model, start, y, lower=lower, upper=upper, max_iter=max_iter, abs_step=np.array([1e-7, 1e-9, 1e-6])
         )
         s0, d, k = res.params[:, 0] * scale, res.params[:, 1], res.params[:, 2]
         converged = res.converged
-
-    return {
-        "s0": s0.reshape(shape),
-        "d_mm2_per_s": d.reshape(shape),
-        "k": k.reshape(shape),
-        "converged": converged.reshape(shape),
+        valid_solution = np.all(np.isfinite(res.params), axis=1) & (d > 0)
+        hit = at_bound(res.params, lower, upper)
+        sse = res.sse * scale * scale
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):
+            pred = kurtosis_signal(s0, d, k, b)
+            sse = np.sum(np.where(usable, (flat - pred) ** 2, 0.0), axis=1)
+    quality = goodness_of_fit(np.where(usable | (method == "nonlinear"), observed_data, np.nan), sse)
+    status = fit_status(
+        flat.shape[0],
+        invalid_input=~finite_input,
+        too_few_points=n_distinct < 3,
+        converged=converged | ~valid_solution,
+        invalid_result=~valid_solution,
+        hit_bound=hit,
+    )
+    out = {
+        "s0": s0,
+        "d_mm2_per_s": d,
+        "k": k,
+        "converged": converged & finite_input,
+        "r_squared": quality["r_squared"],
+        "nrmse": quality["nrmse"],
+        "fit_status": status,
     }
+    mask_failed(out, status, keep=("r_squared", "nrmse"))
+    return {key: value.reshape(shape) for key, value in out.items()}

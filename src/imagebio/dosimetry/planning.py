@@ -25,7 +25,14 @@ from imagebio.errors import InvalidParameterError
 
 __all__ = [
     "Y90_GY_KG_PER_GBQ",
+    "OrganLimit",
     "PartitionModelPlan",
+    "TolerableActivity",
+    "max_dose_for_bed_gy",
+    "max_tolerable_activity_gbq",
+    "organ_limits",
+    "y90_lung_dose_check",
+    "y90_max_activity_for_lung_gbq",
     "bsa_method_activity_gbq",
     "body_surface_area_m2",
     "lung_shunt_fraction",
@@ -176,3 +183,172 @@ def resin_lsf_activity_factor(lung_shunt: float) -> float:
     if lung_shunt <= 0.15:
         return 0.8
     return 0.6
+
+
+# ------------------------------------------------------------------------------------ organ-at-risk limits
+@dataclasses.dataclass(frozen=True)
+class OrganLimit:
+    """Cumulative limits of one organ at risk: mean absorbed dose (Gy) and/or BED (Gy), with LQ parameters.
+
+    ``None`` means no limit of that kind. ``dose_gy_per_treatment`` is a per-administration limit (Y-90 lung).
+    """
+
+    organ: str
+    dose_gy: float | None = None
+    bed_gy: float | None = None
+    alpha_beta_gy: float | None = None
+    repair_half_time_h: float | None = None
+    dose_gy_per_treatment: float | None = None
+    source: str = ""
+
+
+def organ_limits(overrides: dict | None = None) -> dict[str, OrganLimit]:
+    """The packaged limits (``data/organ_limits.yaml``: kidney 23 Gy / BED 40 Gy (28 Gy with risk factors),
+    red marrow 2 Gy, Y-90 lung 30 Gy per treatment / 50 Gy cumulative), updated by ``overrides``
+    (``{organ: {field: value}}``; ``{"kidney": {"bed_gy": 28}}`` for a patient with risk factors)."""
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("imagebio.dosimetry").joinpath("data", "organ_limits.yaml").read_text("utf-8")
+    table = yaml.safe_load(text)
+    for organ, values in (overrides or {}).items():
+        if not isinstance(values, dict):
+            raise InvalidParameterError(f"limits.{organ}", values, "a mapping such as {dose_gy: 23, bed_gy: 40}")
+        table.setdefault(organ, {}).update(values)
+    fields = {f.name for f in dataclasses.fields(OrganLimit)} - {"organ"}
+    out = {}
+    for organ, values in table.items():
+        unknown = set(values) - fields - {"bed_gy_with_risk_factors"}
+        if unknown:
+            raise InvalidParameterError(f"limits.{organ}", sorted(unknown), f"fields among {sorted(fields)}")
+        out[organ] = OrganLimit(organ, **{k: v for k, v in values.items() if k in fields})
+    return out
+
+
+def max_dose_for_bed_gy(bed_budget_gy: float, alpha_beta_gy: float, g_factor: float) -> float:
+    """Largest dose d (Gy) of one administration with BED(d) = d·(1 + G·d/(α/β)) ≤ ``bed_budget_gy``.
+
+    Solves G/(α/β)·d² + d − B = 0: d = (√(1 + 4·G·B/(α/β)) − 1)/(2·G/(α/β)); 0 when the budget is spent.
+    """
+    _positive("alpha_beta_gy", alpha_beta_gy)
+    if bed_budget_gy <= 0:
+        return 0.0
+    q = g_factor / alpha_beta_gy
+    if q == 0:
+        return bed_budget_gy
+    return (math.sqrt(1.0 + 4.0 * q * bed_budget_gy) - 1.0) / (2.0 * q)
+
+
+@dataclasses.dataclass(frozen=True)
+class TolerableActivity:
+    """Maximum activity of the next cycle allowed by one organ: activity (GBq), the dose it would give (Gy),
+    and which limit binds (``"dose"`` or ``"bed"``)."""
+
+    organ: str
+    activity_gbq: float
+    dose_gy: float
+    binding: str
+
+
+def max_tolerable_activity_gbq(
+    organ: str,
+    dose_per_gbq_gy: float,
+    limit: OrganLimit,
+    *,
+    previous_doses_gy: tuple[float, ...] | list[float] = (),
+    previous_effective_half_lives_h: tuple[float, ...] | list[float] = (),
+    effective_half_life_h: float | None = None,
+) -> TolerableActivity:
+    """Largest next-cycle activity that keeps an organ within its cumulative dose and BED limits.
+
+    The next cycle is assumed to give the measured dose per GBq with the measured effective half-life
+    (instant uptake, mono-exponential clearance for the BED; Dale 1985, Bodei et al. 2008); previous cycles add
+    their dose and their BED (:func:`imagebio.dosimetry.radiobiology.bed_multi_cycle_gy`).
+
+    Parameters
+    ----------
+    dose_per_gbq_gy : float
+        Mean absorbed dose per administered GBq measured this cycle, Gy/GBq.
+    limit : OrganLimit
+    previous_doses_gy, previous_effective_half_lives_h : sequences
+        Doses (Gy) and effective half-lives (h) of earlier cycles (half-lives needed for a BED limit).
+    effective_half_life_h : float, optional
+        Effective half-life of this cycle (h); needed for a BED limit.
+    """
+    from imagebio.dosimetry.radiobiology import bed_multi_cycle_gy, g_factor_monoexponential
+
+    _positive("dose_per_gbq_gy", dose_per_gbq_gy)
+    candidates = []
+    spent = float(sum(previous_doses_gy))
+    if limit.dose_gy is not None:
+        candidates.append((max(limit.dose_gy - spent, 0.0), "dose"))
+    if limit.dose_gy_per_treatment is not None:
+        candidates.append((limit.dose_gy_per_treatment, "dose per treatment"))
+    if limit.bed_gy is not None:
+        if limit.alpha_beta_gy is None or limit.repair_half_time_h is None or effective_half_life_h is None:
+            raise InvalidParameterError(
+                "effective_half_life_h", effective_half_life_h,
+                f"an effective half-life and LQ parameters for the BED limit of {organ}",
+            )
+        prior_bed = 0.0
+        if len(previous_doses_gy):
+            if len(previous_effective_half_lives_h) != len(previous_doses_gy):
+                raise InvalidParameterError(
+                    "previous_effective_half_lives_h", previous_effective_half_lives_h,
+                    "one effective half-life per previous dose",
+                )
+            prior_bed = bed_multi_cycle_gy(
+                list(previous_doses_gy), limit.alpha_beta_gy, limit.repair_half_time_h,
+                list(previous_effective_half_lives_h),
+            )
+        g = g_factor_monoexponential(limit.repair_half_time_h, effective_half_life_h)
+        candidates.append((max_dose_for_bed_gy(limit.bed_gy - prior_bed, limit.alpha_beta_gy, g), "bed"))
+    if not candidates:
+        raise InvalidParameterError(f"limits.{organ}", limit, "a dose_gy or bed_gy limit")
+    dose, binding = min(candidates)
+    return TolerableActivity(organ, dose / dose_per_gbq_gy, dose, binding)
+
+
+def y90_lung_dose_check(
+    lung_dose_gy: float,
+    previous_lung_dose_gy: float = 0.0,
+    *,
+    per_treatment_limit_gy: float = 30.0,
+    cumulative_limit_gy: float = 50.0,
+) -> dict[str, float | bool]:
+    """Y-90 radioembolisation lung dose against 30 Gy per treatment and 50 Gy cumulative (Ho et al. 1997).
+
+    Returns ``{"lung_dose_gy", "cumulative_lung_dose_gy", "within_per_treatment_limit", "within_cumulative_limit",
+    "ok"}``.
+    """
+    if lung_dose_gy < 0 or previous_lung_dose_gy < 0:
+        raise InvalidParameterError("lung_dose_gy", (lung_dose_gy, previous_lung_dose_gy), "doses ≥ 0 Gy")
+    total = lung_dose_gy + previous_lung_dose_gy
+    single = lung_dose_gy <= per_treatment_limit_gy
+    cumulative = total <= cumulative_limit_gy
+    return {
+        "lung_dose_gy": lung_dose_gy,
+        "cumulative_lung_dose_gy": total,
+        "within_per_treatment_limit": single,
+        "within_cumulative_limit": cumulative,
+        "ok": single and cumulative,
+    }
+
+
+def y90_max_activity_for_lung_gbq(
+    lung_shunt: float,
+    *,
+    lung_mass_kg: float = 1.0,
+    previous_lung_dose_gy: float = 0.0,
+    per_treatment_limit_gy: float = 30.0,
+    cumulative_limit_gy: float = 50.0,
+    k_gy_kg_per_gbq: float = Y90_GY_KG_PER_GBQ,
+) -> float:
+    """Largest Y-90 activity (GBq) whose lung dose K·A·LSF/M_L stays within both lung limits (inf if LSF = 0)."""
+    _check_fraction("lung_shunt", lung_shunt)
+    _positive("lung_mass_kg", lung_mass_kg)
+    allowed = min(per_treatment_limit_gy, cumulative_limit_gy - previous_lung_dose_gy)
+    if lung_shunt == 0:
+        return math.inf
+    return max(allowed, 0.0) * lung_mass_kg / (k_gy_kg_per_gbq * lung_shunt)

@@ -255,6 +255,9 @@ class PetHeaderInfo:
         Per slice ActualFrameDuration (0018,1242), ms.
     philips_suv_scale_factors, philips_activity_scale_factors : tuple of (float or None)
         Per slice Philips (7053,1000) and (7053,1009); 0 is read as absent (Philips: "cannot be converted").
+    has_radiopharmaceutical_sequence : bool
+        Whether RadiopharmaceuticalInformationSequence (0054,0016) holds an item; when it does not, a quantity
+        that needs the injected dose names the sequence in its error rather than one attribute inside it.
     """
 
     source: str | None
@@ -280,6 +283,7 @@ class PetHeaderInfo:
     frame_durations_ms: tuple[float | None, ...]
     philips_suv_scale_factors: tuple[float | None, ...]
     philips_activity_scale_factors: tuple[float | None, ...]
+    has_radiopharmaceutical_sequence: bool = True
 
     @classmethod
     def from_headers(
@@ -434,6 +438,7 @@ def parse_pet_headers(
         frame_durations_ms=tuple(frame_duration),
         philips_suv_scale_factors=tuple(philips_suv),
         philips_activity_scale_factors=tuple(philips_activity),
+        has_radiopharmaceutical_sequence=item is not None,
     )
 
 
@@ -507,6 +512,13 @@ def _half_life_s(info: PetHeaderInfo, needed_for: str) -> float:
 
 
 def _dose_bq(info: PetHeaderInfo, needed_for: str) -> float:
+    if not info.has_radiopharmaceutical_sequence:
+        raise MissingDicomTagError(
+            "RadiopharmaceuticalInformationSequence",
+            path=info.source,
+            needed_for=f"the injected dose ({needed_for})",
+            expected="an item with RadionuclideTotalDose, RadionuclideHalfLife and the injection time",
+        )
     return _positive(
         info.dose_bq, "RadionuclideTotalDose", info, needed_for, "a positive injected activity (Bq, or MBq below 1e5)"
     )

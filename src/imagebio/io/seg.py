@@ -248,6 +248,10 @@ def write_seg(
     series_number: int = 900,
     segmented_property_category=None,
     segmented_property_type=None,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    dimension_organization_uid: str | None = None,
+    content_datetime=None,
 ):
     """Write boolean masks as a BINARY DICOM SEG referencing ``source_images`` (highdicom).
 
@@ -272,6 +276,12 @@ def write_seg(
         SeriesNumber of the new series.
     segmented_property_category, segmented_property_type : pydicom.sr.coding.Code, optional
         Codes for every segment; default SCT 85756007 "Tissue" for both.
+    series_instance_uid, sop_instance_uid, dimension_organization_uid : str, optional
+        UIDs of the new object; random (highdicom) when omitted. Give all three, with ``content_datetime``, for
+        output that is identical byte for byte from the same inputs.
+    content_datetime : datetime.datetime, optional
+        Written as InstanceCreation, Content and Series Date/Time and as ContributionDateTime; the current time
+        (highdicom's default) when omitted.
 
     Returns
     -------
@@ -325,9 +335,9 @@ def write_seg(
         pixel_array=pixel_array,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
+        series_instance_uid=series_instance_uid or hd.UID(),
         series_number=series_number,
-        sop_instance_uid=hd.UID(),
+        sop_instance_uid=sop_instance_uid or hd.UID(),
         instance_number=1,
         manufacturer="imagebio",
         manufacturer_model_name="imagebio",
@@ -335,7 +345,30 @@ def write_seg(
         device_serial_number="0",
         series_description=series_description,
     )
+    if dimension_organization_uid is not None:
+        _set_dimension_organization_uid(seg, dimension_organization_uid)
+    if content_datetime is not None:
+        _set_content_datetime(seg, content_datetime)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     seg.save_as(str(path))
     return seg
+
+
+def _set_dimension_organization_uid(seg, uid: str) -> None:
+    """Replace highdicom's random DimensionOrganizationUID wherever it is referenced."""
+    old = {str(item.DimensionOrganizationUID) for item in seg.get("DimensionOrganizationSequence", [])}
+    for element in seg.iterall():
+        if element.VR == "UI" and element.value in old:
+            element.value = uid
+
+
+def _set_content_datetime(seg, moment) -> None:
+    date_text = moment.strftime("%Y%m%d")
+    time_text = moment.strftime("%H%M%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+    for keyword in ("InstanceCreation", "Content", "Series"):
+        setattr(seg, f"{keyword}Date", date_text)
+        setattr(seg, f"{keyword}Time", time_text)
+    for item in seg.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = date_text + time_text

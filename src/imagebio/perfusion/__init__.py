@@ -16,4 +16,8 @@ dce
     Voxel-wise and ROI fits of the DCE models, maps and model selection.
 dsc
     DSC-MRI: Delta R2*, leakage correction, CBV, CBF (oSVD), MTT, Tmax.
+quality
+    Goodness of fit, failure reason codes and per-ROI fit-success summaries (shared with diffusion).
+acquisition
+    Stacking and checking dynamic / VFA frames (flip angle, TR, TE, frame times) before a fit.
 """

@@ -34,8 +34,9 @@ from imagebio.perfusion.models import (
     two_compartment_uptake_concentration,
 )
 from imagebio.perfusion.models.convolution import check_time
+from imagebio.perfusion.quality import INVALID_INPUT, at_bound, fit_status, goodness_of_fit, mask_failed
 
-__all__ = ["DceModelSpec", "DCE_MODELS", "fit_dce", "fit_roi_curve", "iauc", "select_model"]
+__all__ = ["DceModelSpec", "DCE_MODELS", "fit_dce", "fit_roi_curve", "iauc", "select_model", "linear_tofts_start"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,55 @@ def _onset_from_aif(t: np.ndarray, cp: np.ndarray, fraction: float = 0.1) -> flo
     return float(t[above[0]]) if above.size else float(t[0])
 
 
+def _cumulative_trapezoid(t: np.ndarray, c: np.ndarray) -> np.ndarray:
+    steps = 0.5 * (c[..., 1:] + c[..., :-1]) * np.diff(t)
+    return np.concatenate([np.zeros(c.shape[:-1] + (1,)), np.cumsum(steps, axis=-1)], axis=-1)
+
+
+def linear_tofts_start(
+    t_s: np.ndarray, cp_mM: np.ndarray, conc_mM: np.ndarray, extended: bool, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linearised least-squares (Murase) estimates of (extended) Tofts parameters, as fit starting values.
+
+    Integrating the model gives ``C(t) = (Ktrans + kep vp) int cp - kep int C + vp cp`` (``vp = 0`` for Tofts),
+    linear in ``(Ktrans + kep vp, kep, vp)``; the batched 3x3 (2x2) normal equations are solved per voxel.
+
+    Returns
+    -------
+    (params, valid)
+        ``(n, n_p)`` estimates in the model's units (Ktrans /min, ve, [vp]) clipped into ``[lower, upper]``, and
+        whether each voxel's estimate was physical (``kep > 0``, ``Ktrans > 0``) before clipping.
+
+    References
+    ----------
+    Murase K. Efficient method for calculating kinetic parameters using T1-weighted dynamic contrast-enhanced
+    magnetic resonance imaging. Magn Reson Med 2004;51:858-862.
+    """
+    t = np.asarray(t_s, dtype=float)
+    y = np.asarray(conc_mM, dtype=float)
+    cp = np.asarray(cp_mM, dtype=float)
+    columns = [np.broadcast_to(_cumulative_trapezoid(t, cp), y.shape), -_cumulative_trapezoid(t, y)]
+    if extended:
+        columns.append(np.broadcast_to(cp, y.shape))
+    design = np.stack(columns, axis=-1)  # (n, n_t, q)
+    ata = np.einsum("ntp,ntq->npq", design, design)
+    atb = np.einsum("ntp,nt->np", design, y)
+    q = design.shape[-1]
+    coef = np.full((y.shape[0], q), np.nan)
+    ok = np.linalg.cond(ata) < 1e12
+    if ok.any():
+        coef[ok] = np.linalg.solve(ata[ok], atb[ok][:, :, None])[:, :, 0]
+    kep_s = coef[:, 1]
+    vp = coef[:, 2] if extended else np.zeros(y.shape[0])
+    ktrans_s = coef[:, 0] - kep_s * vp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ve = ktrans_s / kep_s
+    valid = ok & (kep_s > 0) & (ktrans_s > 0) & np.isfinite(ve)
+    params = np.column_stack([ktrans_s * 60.0, ve] + ([vp] if extended else []))
+    params = np.where(np.isfinite(params), params, lower)
+    return np.clip(params, lower, upper), valid
+
+
 def _check_model(model: str) -> DceModelSpec:
     if model not in DCE_MODELS:
         raise InvalidParameterError("model", model, f"one of {sorted(DCE_MODELS)}")
@@ -186,6 +236,7 @@ def fit_dce(
     iauc_onset_s: float | None = None,
     chunk_size: int = 4096,
     multistart: bool = True,
+    linear_init: bool = True,
 ) -> dict[str, np.ndarray]:
     """Fit a DCE tracer-kinetic model to every voxel (or one ROI curve).
 
@@ -217,6 +268,9 @@ def fit_dce(
     multistart : bool
         Also start from the model's ``extra_starts`` and keep the lowest SSE per voxel (guards against local
         minima, mostly for 2CXM/2CUM); ``False`` uses the single default start (faster).
+    linear_init : bool
+        For Tofts and extended Tofts without a fitted delay, start each voxel from its linearised least-squares
+        (Murase 2004) solution, see :func:`linear_tofts_start` (the default start where it is unphysical).
     chunk_size : int
         Voxels fitted together (bounds memory to roughly ``chunk_size * n_t * 150`` bytes).
 
@@ -226,7 +280,15 @@ def fit_dce(
         Fitted parameters by name (``ktrans_per_min``, ``ve``, ``vp``, ``fp_ml_per_100ml_per_min``,
         ``ps_per_min``, ``delay_s`` as applicable), their standard errors ``se_<name>``, derived maps
         (``kep_per_min`` for the Tofts models; ``extraction_fraction`` and ``ktrans_per_min`` for 2CXM/2CUM),
-        ``iauc60_mM_s``, ``sse``, ``aic`` (corrected AIC) and ``converged``.
+        ``iauc60_mM_s``, ``sse``, ``aic`` (corrected AIC), ``converged``, and the fit quality maps
+        ``r_squared``, ``nrmse`` and ``fit_status`` (``int8`` codes of :mod:`imagebio.perfusion.quality`;
+        -1 outside ``mask``). Parameters of failed voxels (not converged, non-finite input) are ``nan``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown model, mismatched shapes, non-increasing times, or a series too short for the model (fewer
+        time points than free parameters + 1).
     """
     spec = _check_model(model)
     t = check_time(t_s)
@@ -234,6 +296,11 @@ def fit_dce(
     cp = np.asarray(cp_mM, dtype=float)
     if conc.shape[-1] != t.size or cp.shape != t.shape:
         raise InvalidParameterError("conc_mM/cp_mM", (conc.shape, cp.shape), f"time axis of length {t.size}")
+    n_free = len(spec.param_names) + (1 if fit_delay else 0)
+    if t.size < n_free + 1:
+        raise InvalidParameterError(
+            "t_s", f"{t.size} time points", f"at least {n_free + 1} for the {model} model ({n_free} free parameters)"
+        )
     shape = conc.shape[:-1]
     flat = conc.reshape(-1, t.size)
     sel = np.ones(flat.shape[0], dtype=bool) if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
@@ -262,12 +329,18 @@ def fit_dce(
     onset = _onset_from_aif(t, cp) if iauc_onset_s is None else float(iauc_onset_s)
 
     starts = [start] + [np.asarray(extra, dtype=float) for extra in spec.extra_starts] if multistart else [start]
+    # (extended) Tofts without a delay: the first start is the voxel's linearised least-squares solution (the
+    # default start where that is unphysical), which cuts the iterations of the non-linear fit about in half
+    linear_init = linear_init and not fit_delay and model in ("tofts", "extended_tofts")
 
     def best_of_starts(y: np.ndarray, delays: np.ndarray, free_delay: bool) -> LMResult:
         # the SSE of the flow models has several local minima (e.g. vp -> 0): keep the best of a few starts.
         # With free_delay the delay is fitted too, seeded with ``delays`` (the voxel's best grid delay).
         best = None
-        for s0 in starts:
+        for number, s0 in enumerate(starts):
+            if number == 0 and linear_init:
+                guess, valid = linear_tofts_start(t, cp, y, model == "extended_tofts", lo, hi)
+                s0 = np.where(valid[:, None], guess, s0)
             if free_delay:
                 seed = np.column_stack([np.tile(s0, (y.shape[0], 1)), delays])
                 res = _fit_batch(spec, t, cp, y, seed, np.append(lo, d_lo), np.append(hi, d_hi), None, max_iter)
@@ -322,17 +395,33 @@ def fit_dce(
         out["sse"] = res.sse
         out["aic"] = aic(res.sse, t.size, len(names))
         out["converged"] = res.converged
+        out.update(goodness_of_fit(y, res.sse, t.size))
+        box_lo = np.append(lo, d_lo) if fit_delay else lo
+        box_hi = np.append(hi, d_hi) if fit_delay else hi
+        out["fit_status"] = fit_status(
+            n,
+            converged=res.converged,
+            invalid_result=~np.all(np.isfinite(res.params), axis=1),
+            hit_bound=at_bound(res.params, box_lo, box_hi),
+        )
         return out
 
     pieces = [fit_chunk(y[i : i + chunk_size]) for i in range(0, y.shape[0], chunk_size)]
     out = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     out["converged"] = out["converged"] & finite
+    out["fit_status"] = np.where(finite, out["fit_status"], INVALID_INPUT).astype(np.int8)
+    mask_failed(out, out["fit_status"], keep=("iauc60_mM_s", "sse", "r_squared", "nrmse"))
 
     maps: dict[str, np.ndarray] = {}
     for key, values in out.items():
-        fill = False if values.dtype == bool else np.nan
+        if values.dtype == bool:
+            fill, kept = False, values
+        elif key == "fit_status":
+            fill, kept = -1, values
+        else:
+            fill, kept = np.nan, np.where(finite, values, np.nan)
         full = np.full(flat.shape[0], fill, dtype=values.dtype)
-        full[sel] = np.where(finite, values, fill) if values.dtype != bool else values
+        full[sel] = kept
         maps[key] = full.reshape(shape)
     return maps
 
@@ -345,7 +434,9 @@ def fit_roi_curve(
     if conc.ndim != 1:
         raise InvalidParameterError("conc_mM", f"shape {conc.shape}", "a single curve (n_t,)")
     maps = fit_dce(t_s, conc, cp_mM, model=model, **options)
-    return {k: (bool(v) if v.dtype == bool else float(v)) for k, v in maps.items()}
+    return {
+        k: (bool(v) if v.dtype == bool else int(v) if k == "fit_status" else float(v)) for k, v in maps.items()
+    }
 
 
 def select_model(fits: dict[str, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

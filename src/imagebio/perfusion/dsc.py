@@ -229,17 +229,34 @@ def fit_dsc(
     -------
     dict of arrays (...)
         ``cbv_ml_per_100ml``, ``cbf_ml_per_100ml_per_min``, ``mtt_s`` (= 60 CBV/CBF), ``tmax_s``,
-        ``oscillation_index``.
+        ``oscillation_index`` and ``fit_status`` (codes of :mod:`imagebio.perfusion.quality`: 3 non-finite
+        samples, 1 no SVD cut-off met the oscillation-index limit, 5 CBF <= 0 or non-finite results);
+        failed voxels are ``nan``.
     """
-    cbv = cbv_ml_per_100ml(t_s, c_tissue, c_aif, kappa)
-    dec = osvd_deconvolve(t_s, c_tissue, c_aif, oi_threshold)
+    from imagebio.perfusion.quality import fit_status, mask_failed
+
+    ct = np.asarray(c_tissue, dtype=float)
+    finite = np.all(np.isfinite(ct), axis=-1)
+    ct_clean = np.where(finite[..., None], ct, 0.0)
+    cbv = cbv_ml_per_100ml(t_s, ct_clean, c_aif, kappa)
+    dec = osvd_deconvolve(t_s, ct_clean, c_aif, oi_threshold)
     cbf = kappa * dec["cbf_ml_per_100ml_per_min"]
     with np.errstate(divide="ignore", invalid="ignore"):
         mtt = np.where(cbf > 0, 60.0 * cbv / cbf, np.nan)
-    return {
+    shape = np.shape(cbv)
+    n = int(np.prod(shape))
+    status = fit_status(
+        n,
+        invalid_input=~finite.reshape(n),
+        converged=(dec["oscillation_index"] <= oi_threshold).reshape(n),
+        invalid_result=~(np.isfinite(cbv) & np.isfinite(cbf) & (cbf > 0)).reshape(n),
+    ).reshape(shape)
+    out = {
         "cbv_ml_per_100ml": cbv,
         "cbf_ml_per_100ml_per_min": cbf,
         "mtt_s": mtt,
         "tmax_s": dec["tmax_s"],
         "oscillation_index": dec["oscillation_index"],
+        "fit_status": status,
     }
+    return mask_failed(out, status, keep=("oscillation_index",))

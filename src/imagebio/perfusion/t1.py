@@ -22,6 +22,7 @@ import numpy as np
 from imagebio.errors import InvalidParameterError
 from imagebio.perfusion.concentration import spgr_signal
 from imagebio.perfusion.fitting import levenberg_marquardt
+from imagebio.perfusion.quality import at_bound, fit_status, goodness_of_fit, mask_failed
 
 __all__ = ["fit_vfa_t1"]
 
@@ -70,7 +71,9 @@ def fit_vfa_t1(
     Returns
     -------
     dict
-        ``r1_per_s``, ``t1_s``, ``s0`` (arrays shaped ``signals.shape[:-1]``) and ``converged``.
+        ``r1_per_s``, ``t1_s``, ``s0`` (arrays shaped ``signals.shape[:-1]``), ``converged``, and the quality maps
+        ``r_squared``, ``nrmse`` (signal domain) and ``fit_status`` (codes of :mod:`imagebio.perfusion.quality`:
+        3 non-finite samples, 5 no valid linear solution, 1 not converged, 2 R1 on a bound).
         Voxels without a valid solution get ``nan``.
     """
     s = np.asarray(signals, dtype=float)
@@ -89,12 +92,18 @@ def fit_vfa_t1(
     flat_s = s.reshape(-1, s.shape[-1])
     flat_a = alpha.reshape(-1, s.shape[-1])
 
+    finite_input = np.all(np.isfinite(flat_s), axis=1)
+    flat_s = np.where(finite_input[:, None], flat_s, 0.0)
     tr_single = float(tr.reshape(-1)[0])
     if method == "linear" and not np.allclose(tr, tr_single):
         raise InvalidParameterError("tr_s", tr_s, "a single TR for the linear (DESPOT1) method")
     r1_lin, s0_lin = _linear(flat_s, flat_a, float(np.mean(tr)))
     if method == "linear":
         out = {"r1_per_s": r1_lin, "s0": s0_lin, "converged": np.isfinite(r1_lin)}
+        valid_result = np.isfinite(r1_lin)
+        hit = np.zeros_like(valid_result)
+        with np.errstate(invalid="ignore", over="ignore"):
+            sse = np.sum((flat_s - spgr_signal(s0_lin[:, None], r1_lin[:, None], np.rad2deg(flat_a), tr)) ** 2, axis=1)
     else:
         good = np.isfinite(r1_lin) & (r1_lin > 0)
         r1_start = np.where(good, np.clip(r1_lin, *_R1_BOUNDS_PER_S), 1.0)
@@ -113,6 +122,19 @@ def fit_vfa_t1(
             model, p0, y, lower=[-30.0, _R1_BOUNDS_PER_S[0]], upper=[30.0, _R1_BOUNDS_PER_S[1]], max_iter=max_iter
         )
         out = {"r1_per_s": res.params[:, 1], "s0": np.exp(res.params[:, 0]) * scale_s, "converged": res.converged}
+        valid_result = np.all(np.isfinite(res.params), axis=1)
+        hit = at_bound(res.params[:, 1:], [_R1_BOUNDS_PER_S[0]], [_R1_BOUNDS_PER_S[1]])
+        sse = res.sse * scale_s * scale_s
+    out.update(goodness_of_fit(flat_s, sse))
+    out["fit_status"] = fit_status(
+        flat_s.shape[0],
+        invalid_input=~finite_input,
+        converged=out["converged"] | ~valid_result,
+        invalid_result=~valid_result,
+        hit_bound=hit,
+    )
+    out["converged"] = out["converged"] & finite_input
     with np.errstate(divide="ignore"):
         out["t1_s"] = 1.0 / out["r1_per_s"]
+    mask_failed(out, out["fit_status"], keep=("r_squared", "nrmse"))
     return {k: v.reshape(shape) for k, v in out.items()}

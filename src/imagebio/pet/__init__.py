@@ -10,6 +10,10 @@ reference_regions
     PERCIST liver and blood-pool reference statistics, PERCIST threshold, SUVR.
 partial_volume
     Recovery coefficients of spheres under a Gaussian PSF, geometric transfer matrix (GTM) correction.
+summary
+    The metrics table of one PET series (every lesion, whole-body burden, PERCIST liver reference): ``imagebio pet``.
+plots
+    Coronal maximum intensity projection (MIP) PNG with lesion outlines.
 kinetics
     Dynamic PET: frame timing, input functions, Patlak, Logan, 1TCM/2TCM, SRTM, MRTM, voxel-wise maps.
 

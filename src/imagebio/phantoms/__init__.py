@@ -7,5 +7,6 @@ back.
 
 from imagebio.phantoms.cohort import generate_cohort
 from imagebio.phantoms.ground_truth import CohortManifest, LesionTruth, PatientTruth, TimepointTruth, load_manifest
+from imagebio.phantoms.theranostics import generate_theranostics_patient
 
-__all__ = ["generate_cohort", "load_manifest", "CohortManifest", "PatientTruth", "TimepointTruth", "LesionTruth"]
+__all__ = ["generate_theranostics_patient", "generate_cohort", "load_manifest", "CohortManifest", "PatientTruth", "TimepointTruth", "LesionTruth"]

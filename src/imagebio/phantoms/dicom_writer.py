@@ -537,12 +537,6 @@ def write_mr_series(
     return paths
 
 
-def _replace_uids(dataset: Dataset, mapping: Mapping[str, str]) -> None:
-    for element in dataset.iterall():
-        if element.VR == "UI" and element.value in mapping:
-            element.value = mapping[element.value]
-
-
 def write_lesion_seg(
     masks: Mapping[str, np.ndarray],
     source_paths: Sequence[Path],
@@ -551,9 +545,8 @@ def write_lesion_seg(
 ) -> str:
     """Write lesion masks as a BINARY DICOM SEG referencing the source slices, with deterministic UIDs and dates.
 
-    The SEG is built by :func:`imagebio.io.seg.write_seg` (highdicom), which draws random Series/SOP Instance UIDs
-    and Dimension Organization UIDs and stamps the current date and time (instance creation, content,
-    contribution); those are then replaced by values derived from ``series`` so that the file is reproducible
+    The SEG is built by :func:`imagebio.io.seg.write_seg` (highdicom) with Series/SOP Instance and Dimension
+    Organization UIDs derived from ``series`` and its date-time as content date, so that the file is reproducible
     byte for byte.
 
     Parameters
@@ -577,23 +570,11 @@ def write_lesion_seg(
     from imagebio.io.seg import write_seg
 
     sources = [pydicom.dcmread(p) for p in source_paths]
-    write_seg(masks, sources, path, series_description=series.description, algorithm="imagebio digital patient",
-              series_number=series.series_number)
-    seg = pydicom.dcmread(path)
-    mapping = {
-        str(seg.SeriesInstanceUID): series.series_uid,
-        str(seg.SOPInstanceUID): deterministic_uid(*series.uid_parts, "instance", 0),
-    }
-    for i, item in enumerate(seg.get("DimensionOrganizationSequence", [])):
-        mapping[str(item.DimensionOrganizationUID)] = deterministic_uid(*series.uid_parts, "dimension", i)
-    _replace_uids(seg, mapping)
-    seg.file_meta.MediaStorageSOPInstanceUID = mapping[str(seg.file_meta.MediaStorageSOPInstanceUID)]
-    when_date, when_time = dicom_date(series.series_datetime), dicom_time(series.series_datetime)
-    for keyword in ("InstanceCreation", "Content", "Series"):
-        setattr(seg, f"{keyword}Date", when_date)
-        setattr(seg, f"{keyword}Time", when_time)
-    for item in seg.get("ContributingEquipmentSequence", []):
-        if "ContributionDateTime" in item:
-            item.ContributionDateTime = when_date + when_time
-    seg.save_as(path, enforce_file_format=True)
+    seg = write_seg(
+        masks, sources, path, series_description=series.description, algorithm="imagebio digital patient",
+        series_number=series.series_number, series_instance_uid=series.series_uid,
+        sop_instance_uid=deterministic_uid(*series.uid_parts, "instance", 0),
+        dimension_organization_uid=deterministic_uid(*series.uid_parts, "dimension", 0),
+        content_datetime=series.series_datetime,
+    )
     return str(seg.SOPClassUID)

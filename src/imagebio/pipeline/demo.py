@@ -13,7 +13,12 @@ from pathlib import Path
 from imagebio.pipeline.lesion_run import LesionRunResult, run_lesion_biomarkers
 from imagebio.pipeline.lesions import DceSettings
 
-__all__ = ["DemoResult", "COMPARISONS", "run_demo", "compare_with_truth"]
+__all__ = ["DemoResult", "COMPARISONS", "INTENDED_RECIST", "run_demo", "compare_with_truth", "compare_response"]
+
+#: The generator designs responders with every lesion diameter 32–38 % smaller at follow-up, non-responders
+#: 25–32 % larger (sometimes with a new lesion) and stable patients within ±3 %: by RECIST 1.1 (Eisenhauer 2009,
+#: 4.3.1) PR, PD and SD.
+INTENDED_RECIST = {"responder": "PR", "non_responder": "PD", "stable": "SD"}
 
 #: (measurement name, ground-truth field, what the comparison checks)
 COMPARISONS = (
@@ -39,6 +44,7 @@ class DemoResult:
     store_url: str
     run: LesionRunResult
     comparison: list[dict]
+    response: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def measurements_csv(self) -> Path:
@@ -106,6 +112,26 @@ def compare_with_truth(store, manifest) -> list[dict]:
     return rows
 
 
+def compare_response(assessment, manifest) -> list[dict]:
+    """Per patient: intended response (generator), RECIST 1.1 best overall response assessed from DICOM, reason."""
+    rows = []
+    for patient in manifest.patients:
+        mine = assessment[assessment["subject"] == patient.patient_id]
+        best = mine[mine["timepoint"] == "best"]
+        dated = mine[mine["timepoint"] != "best"]
+        last = dated.iloc[-1] if len(dated) else None
+        rows.append(
+            {
+                "subject": patient.patient_id,
+                "intended": patient.response_category,
+                "expected_recist": INTENDED_RECIST[patient.response_category],
+                "assessed_recist": best["category"].iloc[0] if len(best) else "not assessed",
+                "reason": "" if last is None else str(last["reason"]),
+            }
+        )
+    return rows
+
+
 def run_demo(
     out_dir: str | Path = "demo_output", n_patients: int = 4, seed: int = 0, progress: Progress | None = None
 ) -> DemoResult:
@@ -115,15 +141,16 @@ def run_demo(
     ----------
     out_dir : str or Path
         Output folder: ``cohort/`` (DICOM + ground_truth.json), ``imagebio.db``, ``measurements.csv``,
-        ``summary.csv``.
+        ``summary.csv``, ``response_recist11.csv``.
     n_patients, seed : int
         Size and seed of the digital cohort (deterministic).
     progress : callable, optional
-        ``progress(stage, done, total)`` for the stages ``generate``, ``ingest``, ``measure``.
+        ``progress(stage, done, total)`` for the stages ``generate``, ``ingest``, ``measure``, ``response``.
     """
     import csv
 
     from imagebio.phantoms import generate_cohort
+    from imagebio.pipeline.response_run import assess_store
     from imagebio.store import ingest_folder, open_store
     from imagebio.store.queries import measurements_frame
 
@@ -137,6 +164,8 @@ def run_demo(
     store = open_store(out / "imagebio.db")
     ingest_folder(cohort_dir / "dicom", store, progress=stage("ingest"))
     run = run_lesion_biomarkers(store, dce_settings=demo_dce_settings(manifest.acquisition), progress=stage("measure"))
+    assessment = assess_store(store, "recist11", progress=stage("response"))
+    assessment.to_csv(out / "response_recist11.csv", index=False)
     with store.session(readonly=True) as session:
         measurements_frame(session).to_csv(out / "measurements.csv", index=False)
     comparison = compare_with_truth(store, manifest)
@@ -144,6 +173,6 @@ def run_demo(
         writer = csv.DictWriter(handle, fieldnames=list(comparison[0]) if comparison else ["subject"])
         writer.writeheader()
         writer.writerows(comparison)
-    result = DemoResult(out, cohort_dir, store.display_url, run, comparison)
+    result = DemoResult(out, cohort_dir, store.display_url, run, comparison, compare_response(assessment, manifest))
     store.close()
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def extract_features(
         from imagebio.volume import check_same_grid
 
         check_same_grid(image, mask, "ROI mask")
+    if families is None:
+        families = cfg.families
     wanted = None if families is None else {f.rstrip("_") for f in families}
 
     def want(prefix: str) -> bool:
@@ -107,9 +110,11 @@ def extract_features(
     roi = np.asarray(roi, dtype=np.float64)
     if cfg.round_initial_intensities:
         img, roi = np.rint(img), np.rint(roi)
+    _check_binary_mask(roi)
     roi = roi > 0.5 if cfg.round_initial_intensities else roi != 0
     if not roi.any():
         raise EmptyMaskError("mask", detail="the ROI mask has no voxel")
+    _check_finite(img, roi, "")
 
     features: dict[str, float] = {}
     features.update(processing.diagnostic_features(img, spacing, roi, roi, "init"))
@@ -124,6 +129,7 @@ def extract_features(
         spacing = out_spacing
         if not roi.any():
             raise EmptyMaskError("mask", detail="no voxel left after ROI interpolation")
+        _check_finite(img, roi, " after interpolation (non-finite voxels next to the ROI spread into it)")
     features.update(processing.diagnostic_features(img, spacing, roi, roi, "interp"))
 
     morph_mask = roi
@@ -158,6 +164,9 @@ def extract_features(
         levels = processing.discretise_fixed_bin_number(img, int_mask, int(cfg.n_bins))
         n_levels = int(cfg.n_bins)
     elif cfg.discretisation == "fbs":
+        if cfg.fbs_bin_origin == "zero":
+            # PyRadiomics convention: bin edges at multiples of the bin width, the first at or below the minimum.
+            lower = math.floor(float(values.min()) / float(cfg.bin_width)) * float(cfg.bin_width)
         levels = processing.discretise_fixed_bin_size(img, int_mask, float(cfg.bin_width), lower)
         n_levels = int(levels[int_mask].max())
     else:
@@ -184,7 +193,36 @@ def extract_features(
         for module in texture:
             features.update(module.compute(crop_levels, crop_int, n_levels, spacing,
                                            approaches=cfg.texture_approaches, morph_mask=crop_morph))
+    undefined = [tag for tag, value in features.items() if not math.isfinite(value)]
+    if undefined:
+        # Documented behaviour for tiny ROIs (e.g. one voxel: no neighbour pairs, no PCA axes): NaN, not an error.
+        warnings.warn(f"{len(undefined)} radiomics features are undefined (NaN) for this ROI of "
+                      f"{int(int_mask.sum())} voxel(s), e.g. {', '.join(undefined[:3])}", RuntimeWarning, stacklevel=2)
     return features
+
+
+def _check_binary_mask(mask: np.ndarray) -> None:
+    """Raise when a mask holds values other than 0 and 1 (a label map or a probability map, not one ROI)."""
+    if mask.dtype == bool:
+        return
+    other = (mask != 0) & (mask != 1)
+    if other.any():
+        found = np.unique(mask[other])[:5].tolist()
+        raise InvalidParameterError("mask", f"values {found} besides 0 and 1",
+                                    "a binary ROI mask (0/1); split label maps with imagebio.io.masks.read_roi_masks")
+
+
+def _check_finite(image: np.ndarray, roi: np.ndarray, when: str) -> None:
+    """Raise for NaN/inf intensities inside the ROI; warn for those outside it (they may reach neighbourhoods)."""
+    bad = ~np.isfinite(image)
+    if not bad.any():
+        return
+    inside = int(np.count_nonzero(bad & roi))
+    if inside:
+        raise InvalidParameterError("image", f"{inside} non-finite (NaN/inf) voxel(s) inside the ROI{when}",
+                                    "finite intensities in the ROI (exclude those voxels from the mask)")
+    warnings.warn(f"{int(bad.sum())} non-finite (NaN/inf) voxel(s) outside the ROI; neighbourhood features "
+                  "(local intensity peak) touching them are NaN", RuntimeWarning, stacklevel=3)
 
 
 _PREFIX = {"glcm": "cm", "glrlm": "rlm", "glszm": "szm", "gldzm": "dzm", "ngtdm": "ngt", "ngldm": "ngl"}

@@ -14,11 +14,23 @@ from typing import Any
 from imagebio.errors import InvalidParameterError
 from imagebio.radiomics.filters.settings import FilterSettings
 
-__all__ = ["RadiomicsSettings", "load_settings", "available_presets"]
+__all__ = ["RadiomicsSettings", "load_settings", "available_presets", "resolve_preset_name", "PRESET_ALIASES"]
 
 _INTERPOLATORS = ("nearest", "linear", "cubic")
 _DISCRETISATIONS = ("fbs", "fbn", "none")
 _APPROACHES = ("2D", "2_5D", "3D")
+_FBS_ORIGINS = ("lower_bound", "zero")
+
+#: Short preset names (issue 3 / CLI ``--preset``) → preset file names in ``presets/``.
+PRESET_ALIASES = {
+    "ibsi-dig": "ibsi_digital_phantom",
+    "ibsi-a": "ibsi_config_a",
+    "ibsi-b": "ibsi_config_b",
+    "ibsi-c": "ibsi_config_c",
+    "ibsi-d": "ibsi_config_d",
+    "ibsi-e": "ibsi_config_e",
+    "pyradiomics-default": "pyradiomics_default",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +80,12 @@ class RadiomicsSettings:
         IBSI 2 convolutional filter applied to the (interpolated) image after re-segmentation: the masks stay those
         of the unfiltered image, intensity features are computed on the response map, and discretisation of the
         response starts at its ROI minimum (the re-segmentation bounds are unfiltered intensities). None = no filter.
+    fbs_bin_origin : {"lower_bound", "zero"}
+        Where fixed-bin-size bins start: ``lower_bound`` (IBSI: the lower re-segmentation bound, else the ROI
+        minimum) or ``zero`` (PyRadiomics: bin edges at multiples of ``bin_width``, the first one at or below the
+        ROI minimum; van Griethuysen et al. 2017, ``imageoperations.getBinEdges``).
+    families : tuple of str, optional
+        Feature-tag prefixes computed by default (e.g. ``("morph", "stat", "cm")``); None = all families.
     """
 
     name: str = "custom"
@@ -88,6 +106,8 @@ class RadiomicsSettings:
     texture_approaches: tuple[str, ...] = ("3D",)
     local_intensity_volume_cm3: float = 1.0
     filter: FilterSettings | None = None
+    fbs_bin_origin: str = "lower_bound"
+    families: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.new_spacing_mm is not None:
@@ -126,6 +146,10 @@ class RadiomicsSettings:
         if self.local_intensity_volume_cm3 <= 0:
             raise InvalidParameterError("local_intensity_volume_cm3", self.local_intensity_volume_cm3,
                                         "a positive volume in cm³")
+        if self.fbs_bin_origin not in _FBS_ORIGINS:
+            raise InvalidParameterError("fbs_bin_origin", self.fbs_bin_origin, f"one of {_FBS_ORIGINS}")
+        if self.families is not None:
+            object.__setattr__(self, "families", tuple(str(f) for f in self.families))
         # IBSI 2 filter (added with imagebio.radiomics.filters).
         if isinstance(self.filter, dict):
             object.__setattr__(self, "filter", FilterSettings.from_dict(self.filter))
@@ -140,7 +164,7 @@ class RadiomicsSettings:
         if unknown:
             raise InvalidParameterError("settings", sorted(unknown), f"keys among {sorted(known)}")
         data = dict(data)
-        for key in ("new_spacing_mm", "resegmentation_range", "texture_approaches"):
+        for key in ("new_spacing_mm", "resegmentation_range", "texture_approaches", "families"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -155,8 +179,13 @@ class RadiomicsSettings:
         return out
 
 
+def resolve_preset_name(name: str) -> str:
+    """Preset file name of ``name``: short aliases (``ibsi-c``, ``pyradiomics-default``) map to their files."""
+    return PRESET_ALIASES.get(name, name)
+
+
 def available_presets() -> list[str]:
-    """Names of the YAML presets shipped in ``imagebio/radiomics/presets``."""
+    """Names of the YAML presets shipped in ``imagebio/radiomics/presets`` (file names; see ``PRESET_ALIASES``)."""
     folder = resources.files("imagebio.radiomics") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
@@ -171,10 +200,11 @@ def load_settings(settings: RadiomicsSettings | str | Path) -> RadiomicsSettings
     if path.suffix in (".yaml", ".yml") and path.is_file():
         text = path.read_text(encoding="utf-8")
     else:
-        name = str(settings)
+        name = resolve_preset_name(str(settings))
         if name not in available_presets():
             raise InvalidParameterError("settings", settings,
-                                        f"a RadiomicsSettings, a YAML path, or a preset among {available_presets()}")
+                                        f"a RadiomicsSettings, a YAML path, or a preset among "
+                                        f"{sorted(PRESET_ALIASES)} or {available_presets()}")
         text = (resources.files("imagebio.radiomics") / "presets" / f"{name}.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):

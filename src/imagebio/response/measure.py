@@ -136,6 +136,8 @@ def slice_diameters(mask2d: np.ndarray, spacing_yx: tuple[float, float]) -> tupl
     bottom = np.where(crossing, wcross, np.inf).min(axis=1)
     chords = np.where(np.isfinite(top) & np.isfinite(bottom), top - bottom, 0.0)
     sa = float(chords.max()) if chords.size else 0.0
+    # No chord is longer than the diameter of the hull; clamp the last-bit rounding of the chord arithmetic.
+    sa = min(sa, ld)
     return ld, sa, np.stack([hull[i], hull[j]])
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from imagebio.errors import InvalidParameterError
 
-__all__ = ["CATEGORY_COLOURS", "plot_data", "spider_plot", "swimmer_plot", "waterfall_plot"]
+__all__ = ["CATEGORY_COLOURS", "plot_data", "spider_plot", "swimmer_plot", "waterfall_plot", "write_response_plots"]
 
 #: Colour per category (RECIST-style names and their analogues in other criteria).
 CATEGORY_COLOURS: dict[str, str] = {
@@ -108,7 +108,8 @@ def waterfall_plot(
     ax.axhline(0, lw=0.8, color="k")
     ax.set_xticks(range(len(items)), [s for _, s in items], rotation=90, fontsize=7)
     ax.set_ylabel("best change of target sum from baseline (%)")
-    handles = {h.get_label(): h for h in ax.patches}
+    # One legend entry per category: ax.bar labels its BarContainer, not the patches.
+    handles = {c.get_label(): c for c in ax.containers}
     if handles:
         ax.legend(handles.values(), handles.keys(), fontsize=7)
     ax.set_title(title or "Waterfall plot")
@@ -156,3 +157,38 @@ def swimmer_plot(data: pd.DataFrame, path: str | PathLike | None = None, title: 
         ax.legend(handles.values(), handles.keys(), fontsize=7, loc="lower right")
     ax.set_title(title or "Swimmer plot")
     return _save(fig, path)
+
+
+def write_response_plots(assessment: pd.DataFrame, out_dir: str | PathLike, stem: str = "response") -> list:
+    """Write the waterfall and spider plots (PNG) of an :func:`imagebio.response.assess` frame.
+
+    The waterfall bar of a patient is its best (lowest) change of the target sum from baseline over the
+    follow-up scans, coloured by its best overall response; the spider plot draws every follow-up change.
+
+    Parameters
+    ----------
+    assessment : pandas.DataFrame
+        As returned by :func:`imagebio.response.assess`.
+    out_dir : path
+        Folder (created if needed).
+    stem : str
+        File name prefix: ``<stem>_waterfall.png`` and ``<stem>_spider.png``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from pathlib import Path
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = plot_data(assessment)
+    changes = data.dropna(subset=["change_pct"])
+    best_change = changes.groupby("subject")["change_pct"].min().to_dict()
+    categories = data.groupby("subject")["best"].first().to_dict()
+    waterfall = folder / f"{stem}_waterfall.png"
+    spider = folder / f"{stem}_spider.png"
+    waterfall_plot(best_change, categories, waterfall)
+    spider_plot(data, spider)
+    return [waterfall, spider]

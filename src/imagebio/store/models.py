@@ -44,9 +44,11 @@ __all__ = [
     "Measurement",
     "Run",
     "RunSubject",
+    "RunTask",
     "SERIES_KINDS",
     "RUN_STATUSES",
     "RUN_SUBJECT_STATUSES",
+    "RUN_TASK_STATUSES",
     "utcnow",
 ]
 
@@ -62,6 +64,7 @@ NAMING_CONVENTION = {
 SERIES_KINDS = ("image", "seg", "rtstruct", "rtdose", "rtplan", "sr", "reg", "other")
 RUN_STATUSES = ("running", "done", "partial", "failed")
 RUN_SUBJECT_STATUSES = ("pending", "running", "done", "failed")
+RUN_TASK_STATUSES = ("pending", "running", "done", "failed", "skipped")
 
 
 def utcnow() -> datetime:
@@ -284,3 +287,36 @@ class RunSubject(Base):
 
     def __repr__(self) -> str:
         return f"RunSubject(run_id={self.run_id!r}, subject_id={self.subject_id!r}, status={self.status!r})"
+
+
+class RunTask(Base):
+    """One task of a cohort pipeline run: one analysis of one subject (and time point) with one settings hash.
+
+    ``task_key`` identifies the work independently of the run (subject, time point, analysis kind and settings
+    hash), so a later run finds that a task was already ``done`` with the same ``software_version`` and skips it.
+    A task's measurements and its ``done`` status are committed in one transaction.
+    """
+
+    __tablename__ = "run_tasks"
+    __table_args__ = (
+        UniqueConstraint("run_id", "task_key"),
+        CheckConstraint(_one_of("status", RUN_TASK_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(64), index=True)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    timepoint_id: Mapped[int | None] = mapped_column(ForeignKey("timepoints.id", ondelete="CASCADE"))
+    analysis: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    software_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    n_values: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"RunTask(run_id={self.run_id!r}, analysis={self.analysis!r}, status={self.status!r})"

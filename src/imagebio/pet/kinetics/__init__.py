@@ -6,6 +6,8 @@
 * :mod:`~imagebio.pet.kinetics.graphical`: Patlak and Logan, for regions and voxel-wise maps.
 * :mod:`~imagebio.pet.kinetics.reference_tissue`: SRTM, MRTM / MRTM2 (regions and voxel-wise BPnd maps).
 * :mod:`~imagebio.pet.kinetics.basis`: basis-function voxel-wise maps, 1TCM (K1, k2, vB) and SRTM (BPnd).
+* :mod:`~imagebio.pet.kinetics.parametric`: frame timing of a dynamic DICOM series and one-call parametric maps
+  (``imagebio kinetics``).
 """
 
 from imagebio.pet.kinetics.basis import one_tissue_map, srtm_map
@@ -25,6 +27,7 @@ from imagebio.pet.kinetics.input_function import (
     read_input_function_csv,
     region_tac,
 )
+from imagebio.pet.kinetics.parametric import ParametricMaps, dynamic_frame_times, parametric_maps
 from imagebio.pet.kinetics.reference_tissue import ReferenceTissueFit, fit_srtm, mrtm, mrtm_map, simulate_srtm
 
 __all__ = [
@@ -33,10 +36,12 @@ __all__ = [
     "FrameTimes",
     "GraphicalFit",
     "InputFunction",
+    "ParametricMaps",
     "ReferenceTissueFit",
     "fit_one_tissue",
     "fit_srtm",
     "fit_two_tissue",
+    "dynamic_frame_times",
     "image_derived_input",
     "logan",
     "logan_map",
@@ -44,6 +49,7 @@ __all__ = [
     "mrtm_map",
     "one_tissue_map",
     "patlak",
+    "parametric_maps",
     "patlak_map",
     "read_input_function_csv",
     "region_tac",
