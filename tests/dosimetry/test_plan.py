@@ -121,3 +121,49 @@ def test_dose_response_joined_from_the_lesion_table(patient, result, tmp_path):
         assert table.loc[lesion, "dose_gy"] == pytest.approx(result.row(lesion)["mean_dose_gy"])
     paths = write_outputs(result, tmp_path / "dr")
     assert paths["dose_response_png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plan_without_calibration_or_with_off_grid_vois_raises_typed_errors(patient, tmp_path):
+    import dataclasses
+
+    from imagebio.errors import GeometryMismatchError
+    from imagebio.io.nifti import read_image, write_image
+
+    plan = load_plan(patient.plan_path)
+    with pytest.raises(InvalidParameterError, match="calibration"):
+        run_plan(dataclasses.replace(plan, calibration=None))
+    labels = read_image(patient.vois_path)
+    moved = labels.replace(origin=tuple(np.asarray(labels.origin) + np.array([10.0, 0.0, 0.0])))
+    off_grid = write_image(moved, tmp_path / "moved.nii.gz")
+    with pytest.raises(GeometryMismatchError, match="not on the grid"):
+        run_plan(dataclasses.replace(plan, vois_file=off_grid, method=dataclasses.replace(plan.method,
+                                                                                         registration="none")))
+    raw = yaml.safe_load(patient.plan_path.read_text())
+    raw["nuclide"] = "Pu-239"
+    bad = tmp_path / "PLAN.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    from imagebio.errors import UnsupportedDataError
+
+    with pytest.raises(UnsupportedDataError, match="Pu-239"):
+        load_plan(bad)
+
+
+def test_tac_choice_by_number_of_scans():
+    import math
+
+    from imagebio.dosimetry.plan import _fit
+
+    half_life_s = 574300.8
+    lam = math.log(2) / (60 * 3600.0)
+    curve = lambda t: 1e8 * np.exp(-lam * t)  # noqa: E731
+    one = np.array([60 * 3600.0])
+    tia, _, model, coefficients, rates = _fit(one, curve(one), "auto", half_life_s)
+    # Hänscheid is exact when the scan is at t = T_eff
+    assert model == "hanscheid" and tia == pytest.approx(1e8 / lam, rel=1e-12)
+    assert rates[0] == pytest.approx(lam) and coefficients[0] / rates[0] == pytest.approx(tia)
+    two = np.array([24.0, 96.0]) * 3600
+    assert _fit(two, curve(two), "auto", half_life_s)[2] == "mono"
+    three = np.array([24.0, 96.0, 168.0]) * 3600
+    assert _fit(three, curve(three), "auto", half_life_s)[2] == "uptake_washout"
+    with pytest.raises(InvalidParameterError, match="one scan"):
+        _fit(two, curve(two), "hanscheid", half_life_s)

@@ -111,3 +111,33 @@ def test_scans_given_out_of_order_raise(patient):
     cal = Calibration(patient.truth()["calibration"]["bq_per_count"], "phantom", "2026-03-01")
     with pytest.raises(InvalidParameterError, match="time_points"):
         load_quantitative_spect([patient.nm_folders[1], patient.nm_folders[0]], cal, registration="none")
+
+
+def test_deformable_stage_improves_on_rigid_for_a_smooth_deformation():
+    """A scan warped by a known smooth displacement (up to 6 mm): the B-spline stage must align it better than the
+    rigid stage alone (measured correlation with the first scan 0.864 rigid → 0.918 deformable)."""
+    import SimpleITK as sitk
+
+    n, sp = 40, 4.8
+    g = (np.arange(n) - n / 2) * sp
+    z, y, x = np.meshgrid(g, g, g, indexing="ij")
+    activity = 20.0 * ((x / 80.0) ** 2 + (y / 70.0) ** 2 <= 1)
+    for cx, cy, cz, r, v in [(-30, -20, 0, 25, 100), (35, 10, 10, 18, 300), (0, 40, -30, 15, 600),
+                             (10, -45, 35, 12, 900)]:
+        activity += v * (((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) <= r * r)
+    fixed = Volume(array=activity, spacing=(sp,) * 3, origin=(g[0],) * 3, direction=np.eye(3), unit=units.BQ)
+    image = fixed.to_sitk()
+    displacement = np.stack([6 * np.sin(np.pi * z / (n * sp)) * np.cos(np.pi * y / (n * sp)),
+                             5 * np.sin(np.pi * x / (n * sp)),
+                             4 * np.cos(np.pi * x / (n * sp)) * np.cos(np.pi * y / (n * sp))], axis=-1)
+    field = sitk.GetImageFromArray(displacement, isVector=True)
+    field.CopyInformation(image)
+    warp = sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
+    moving = fixed.with_array(sitk.GetArrayFromImage(sitk.Resample(image, image, warp, sitk.sitkLinear, 0.0)))
+    admin = Administration("Lu-177", 7.4e9, datetime(2026, 1, 1))
+    rigid = prepare_time_points([fixed, moving], [3600.0, 7200.0], admin, registration="rigid").registrations[1]
+    deformable = prepare_time_points([fixed, moving], [3600.0, 7200.0], admin,
+                                     registration="deformable").registrations[1]
+    assert deformable.method.startswith("rigid + B-spline")
+    assert deformable.correlation_after > rigid.correlation_after + 0.02
+    assert deformable.correlation_after > 0.9

@@ -107,3 +107,18 @@ def test_ibsi_nifti_matches_dicom_series(modality):
     np.testing.assert_allclose(nifti.direction, dicom.direction, atol=1e-6)
     np.testing.assert_allclose(nifti.origin, dicom.origin, atol=1e-4)
     np.testing.assert_allclose(nifti.array, dicom.array, rtol=1e-6, atol=1e-6 * np.abs(dicom.array).max())
+
+
+def test_nan_voxels_survive_a_nifti_round_trip(tmp_path):
+    # Parameter maps mark failed fits and voxels outside the mask with NaN; SimpleITK's NIfTI reader alone
+    # would return 0 there.
+    from imagebio.io.nifti import read_image as read_back
+    from imagebio.io.nifti import write_image as write_out
+    from imagebio.volume import Volume as Vol
+
+    array = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    array[1, 2, 3] = np.nan
+    path = write_out(Vol(array, spacing=(2.0, 1.0, 1.5)), tmp_path / "map.nii.gz")
+    back = read_back(path).array
+    assert np.isnan(back[1, 2, 3]) and np.isnan(back).sum() == 1
+    np.testing.assert_array_equal(np.nan_to_num(back), np.nan_to_num(array))

@@ -220,3 +220,24 @@ def test_2cxm_with_noise_and_delay_reaches_global_minimum():
     sse_truth = np.sum((noisy - truth) ** 2, axis=1)
     assert np.all(maps["sse"] <= sse_truth * (1 + 1e-9))
     assert np.all(within(maps["delay_s"], 5.0, *TOL["delay_s"]))
+
+
+def test_linear_tofts_start_recovers_noise_free_parameters_and_speeds_up_the_fit():
+    """Murase linearised LLS on noise-free (extended) Tofts curves is close to the truth (discretisation of the
+    integrals only), and starting from it the non-linear fit reaches the same solution as the default start."""
+    from imagebio.perfusion.aif import parker_aif
+    from imagebio.perfusion.dce import fit_dce, linear_tofts_start
+    from imagebio.perfusion.models import extended_tofts_concentration
+
+    t = np.arange(150) * 2.0
+    cp = parker_aif(t, delay_s=10.0, hct=0.45)
+    kt, ve, vp = np.array([0.1, 0.3, 0.45]), np.array([0.2, 0.4, 0.5]), np.array([0.01, 0.05, 0.08])
+    conc = extended_tofts_concentration(t, cp, kt, ve, vp)
+    guess, valid = linear_tofts_start(t, cp, conc, True, np.zeros(3), np.array([5.0, 1.0, 1.0]))
+    assert valid.all()
+    np.testing.assert_allclose(guess, np.column_stack([kt, ve, vp]), rtol=0.1, atol=0.005)
+    with_lls = fit_dce(t, conc, cp, model="extended_tofts", multistart=False)
+    without = fit_dce(t, conc, cp, model="extended_tofts", multistart=False, linear_init=False)
+    for name, truth in (("ktrans_per_min", kt), ("ve", ve), ("vp", vp)):
+        np.testing.assert_allclose(with_lls[name], truth, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(without[name], truth, rtol=1e-5, atol=1e-6)

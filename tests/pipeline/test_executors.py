@@ -11,7 +11,6 @@ from imagebio.errors import InvalidParameterError
 from imagebio.pipeline.executors import (
     DaskExecutor,
     InProcessExecutor,
-    ProcessPoolExecutor,
     make_executor,
 )
 from imagebio.pipeline.runner import run_study

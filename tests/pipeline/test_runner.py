@@ -141,3 +141,29 @@ def test_two_runs_at_once_on_one_sqlite_store_duplicate_nothing(cohort, store_pa
     assert [p.returncode for p in processes] == [0, 0], errors
     assert measurement_values(store_path) == measurement_values(reference)  # raises on a duplicate key
     assert counts(store_path) == counts(reference)
+
+
+def test_response_runs_per_subject_after_its_measurements(store_path, tmp_path):
+    analyses = [
+        {"name": "lesions", "kind": "lesion_biomarkers", "settings": {"series": ["CT"]}},
+        {"name": "recist", "kind": "response", "depends_on": ["lesions"], "settings": {"criteria": "recist11"}},
+    ]
+    spec = write_spec(tmp_path, analyses=analyses, select={"modalities": ["CT"], "subjects": ["DP003-001"]},
+                      outputs={"csv": "out.csv"})
+    result = run_study(spec, str(store_path), in_process=True)
+    assert (result.n_tasks, result.done, result.failed) == (3, 3, {})
+    store = open_store(store_path)
+    with store.session(readonly=True) as session:
+        tasks = session.execute(select(RunTask.analysis, RunTask.timepoint_id, RunTask.started_at,
+                                       RunTask.finished_at).where(RunTask.run_id == result.run_id)).all()
+    store.close()
+    (response,) = [t for t in tasks if t.analysis == "recist"]
+    assert response.timepoint_id is None  # one task for the subject
+    assert all(t.finished_at <= response.started_at for t in tasks if t.analysis == "lesions")
+    with open(result.csv, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["name"] == "response_recist11"]
+    assert {r["timepoint"] for r in rows} == {"baseline", "follow-up 1"}
+    assert {r["analysis"] for r in rows} == {"recist"}
+    assert run_status(str(store_path))["run_id"] == result.run_id  # not the response room's own run
+    again = run_study(spec, str(store_path), in_process=True)
+    assert (again.done, again.skipped) == (0, 3)

@@ -37,7 +37,8 @@ def error_of(data, **kwargs) -> str:
 
 def test_the_shipped_example_is_valid_and_resolves_paths_next_to_the_file():
     spec = load_spec(TEMPLATE, check_paths=False)
-    assert [a.kind for a in spec.analyses] == ["lesion_biomarkers", "radiomics", "pet_metrics"]
+    assert [a.kind for a in spec.analyses] == ["lesion_biomarkers", "radiomics", "pet_metrics", "response"]
+    assert spec.analysis("recist").settings["criteria"] == "recist11"
     assert spec.analysis("radiomics_ct").depends_on == ("lesions",)
     assert spec.analysis("radiomics_ct").settings["resolved"]["bin_width"] == 25
     assert spec.analysis("pet").select.modalities == ("PT",)
@@ -59,7 +60,7 @@ def test_wrong_type_names_the_path_and_the_value():
         (lambda d: d["inputs"].update(dicom_root=["x"]), "inputs.dicom_root: unknown key"),
         (lambda d: d["analyses"][1]["settings"].update(bin_widht=3), "analyses[1].settings.bin_widht: unknown key"),
         (lambda d: d["analyses"][0].update(setings={}), "analyses[0].setings: unknown key"),
-        (lambda d: d["analyses"][1]["settings"].update(preset="ibsi_config_z"), "unknown radiomics preset 'ibsi_config_z'"),
+        (lambda d: d["analyses"][1]["settings"].update(preset="ibsi_config_z"), "unknown radiomics preset"),
         (lambda d: d["analyses"][2].update(kind="pet_metric"), "analyses[2].kind: unknown analysis kind 'pet_metric'"),
         (lambda d: d["analyses"][2].update(name="lesions"), "analyses[2].name: duplicate analysis name 'lesions'"),
         (lambda d: d["analyses"][0].update(depends_on=["rad"]), "analyses[0].depends_on[0]: unknown analysis 'rad'"),
@@ -71,6 +72,12 @@ def test_wrong_type_names_the_path_and_the_value():
         (lambda d: d["analyses"][1]["settings"].update(discretisation="fbx"), "analyses[1].settings: "),
         (lambda d: d.update(analyses=[]), "analyses: expected a non-empty list"),
         (lambda d: d["outputs"].update(parquet="x"), "outputs.parquet: unknown key"),
+        (lambda d: d["analyses"].append({"kind": "response", "settings": {"criteria": "recist2"}}),
+         "analyses[3].settings.criteria: expected one of recist11"),
+        (lambda d: d["analyses"].append({"kind": "response", "settings": {"confirmm": True}}), "analyses[3].settings: "),
+        (lambda d: d["analyses"].extend([{"kind": "response"}, {"kind": "pet_metrics", "name": "p2",
+                                                                  "depends_on": ["response"]}]),
+         "analyses[4].depends_on[0]: 'response' runs once per subject"),
     ],
 )
 def test_mistakes_are_reported_with_their_place(edit, expected):

@@ -20,7 +20,7 @@ from imagebio.pipeline.tasks import (
 from imagebio.store import Measurement, open_store, start_run
 from imagebio.store.models import RunTask
 
-from .conftest import LIGHT_ANALYSES, write_spec
+from .conftest import LIGHT_ANALYSES
 
 
 def spec_with(**changes):

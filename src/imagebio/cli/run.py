@@ -22,7 +22,9 @@ def app(
         Optional[int], typer.Option("--dask-local", min=1, help="Start a Dask LocalCluster with N workers.")
     ] = None,
     in_process: Annotated[bool, typer.Option("--in-process", help="Run tasks in this process (debugging).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Recompute tasks already done with the same settings.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute tasks already done with the same settings.")
+    ] = False,
     db: Annotated[
         Optional[str], typer.Option("--db", help="Store (SQLite path or SQLAlchemy URL); overrides inputs.store.")
     ] = None,
@@ -40,7 +42,8 @@ def app(
 
         def started(ex, n_tasks: int, n_to_run: int) -> None:
             error_console.print(
-                f"{spec.name}: {n_tasks} tasks, {n_tasks - n_to_run} already done, {n_to_run} to run on {ex.describe()}",
+                f"{spec.name}: {n_tasks} tasks, {n_tasks - n_to_run} already done, "
+                f"{n_to_run} to run on {ex.describe()}",
                 highlight=False,
             )
 
@@ -54,5 +57,7 @@ def app(
     if result.csv is not None:
         console.print(f"measurements: {result.csv}", highlight=False)
     if result.failed:
-        console.print(f"see the errors with: imagebio status {result.run_id} --db '{result.store_url}'", highlight=False)
+        console.print(
+            f"see the errors with: imagebio status {result.run_id} --db '{result.store_url}'", highlight=False
+        )
         raise typer.Exit(1)

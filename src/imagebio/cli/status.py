@@ -13,7 +13,8 @@ from imagebio.cli._console import console
 def app(
     run: Annotated[Optional[int], typer.Argument(help="Run id (default: the latest run).")] = None,
     db: Annotated[
-        Optional[str], typer.Option("--db", help="Store: SQLite path or SQLAlchemy URL (default: $IMAGEBIO_DB or ./imagebio.db).")
+        Optional[str],
+        typer.Option("--db", help="Store: SQLite path or SQLAlchemy URL (default: $IMAGEBIO_DB or ./imagebio.db)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     limit: Annotated[int, typer.Option("--errors", min=0, help="How many failed tasks to list.")] = 20,

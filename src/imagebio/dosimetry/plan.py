@@ -24,7 +24,8 @@ Method
 ------
 * ``tac_model``: ``auto`` (lowest AICc among mono, uptake-washout, bi, tri that the number of scans allows;
   Glatting et al. 2007; with 3 scans no model can be ranked (AICc needs n > k + 1) and the uptake-washout
-  model, exactly determined by 3 points, is used; with 2 scans mono-exponential), one model name, or
+  model, exactly determined by 3 points, is used; with 2 scans mono-exponential; with 1 scan Hänscheid's
+  A(t)·2t/ln2, whose implied effective half-life t is used for the BED), one model name, ``hanscheid``, or
   ``trapezoid`` (trapezoids + physical tail).
 * Voxel TIA map: inside each VOI, the voxel trapezoid integrals scaled so that their sum equals the VOI's fitted
   TIA (the spatial distribution comes from all scans, the magnitude from the fit); outside the VOIs, trapezoids
@@ -69,7 +70,7 @@ __all__ = [
     "write_outputs",
 ]
 
-TAC_CHOICES = ("auto", "mono", "bi", "uptake_washout", "tri", "trapezoid")
+TAC_CHOICES = ("auto", "mono", "bi", "uptake_washout", "tri", "trapezoid", "hanscheid")
 ORGAN_DOSE_CHOICES = ("voxel", "local")
 LESION_DOSE_CHOICES = ("sphere", "voxel", "nonpenetrating")
 VOI_KINDS = ("organ", "lesion")
@@ -246,8 +247,14 @@ def _administration(plan: DosimetryPlan) -> Administration:
 
 def _fit(times_s: np.ndarray, activity: np.ndarray, model: str, half_life_s: float):
     """(TIA Bq·s, SD, model name, coefficients, rates 1/s) of one VOI curve."""
-    from imagebio.dosimetry.tac import TAC_MODELS, fit_tac, fit_tac_best, tia_trapezoid
+    from imagebio.dosimetry.tac import TAC_MODELS, fit_tac, fit_tac_best, tia_hanscheid, tia_trapezoid
 
+    if model == "hanscheid" or (model == "auto" and times_s.size == 1):
+        if times_s.size != 1:
+            raise InvalidParameterError("method.tac_model", "hanscheid", f"one scan (got {times_s.size})")
+        tia = float(tia_hanscheid(activity[0], float(times_s[0])))
+        lam = math.log(2.0) / float(times_s[0])  # the formula is exact for T_eff = t: used for the BED
+        return tia, float("nan"), "hanscheid", np.array([tia * lam]), np.array([lam])
     if model == "trapezoid":
         tia = float(tia_trapezoid(times_s, activity, half_life_s))
         peak = int(np.argmax(activity))

@@ -11,7 +11,8 @@ stack of activity maps (Bq per voxel) on the grid of the first scan:
 3. the acquisition time of each scan is taken relative to the administration (from the DICOM
    RadiopharmaceuticalInformationSequence, :func:`administration_from_dicom`, or given);
 4. later scans are registered to the first (SimpleITK rigid, Mattes mutual information, through
-   :func:`imagebio.response.registration.register_followup_to_baseline`) and resampled onto its grid; the registration quality (final metric, correlation with the
+   :func:`imagebio.response.registration.register_followup_to_baseline`; optionally followed by a B-spline
+   deformable stage) and resampled onto its grid; the registration quality (final metric, correlation with the
    first scan, translation) is reported per scan. The registration runs on log-compressed intensities
    log(1 + 1000·A/A_max), so that mutual information is not dominated by a few hot lesions (on the digital
    patient this recovers 4.8 mm shifts within 0.2 mm, against up to 2.5 mm on linear intensities); the activity
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 #: Registration modes accepted by :func:`prepare_time_points`.
-REGISTRATION_MODES = ("none", "rigid")
+REGISTRATION_MODES = ("none", "rigid", "deformable")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,7 +272,8 @@ def check_time_order(times_s: Sequence[float], labels: Sequence[str] | None = No
 @dataclasses.dataclass(frozen=True)
 class RegistrationQuality:
     """How one later scan was brought onto the first: method, final Mattes MI (more negative is better),
-    Pearson correlation with the first scan after resampling, and translation of the image centre (x, y, z) mm."""
+    Pearson correlation with the first scan before and after resampling, and the rigid stage's translation of the
+    image centre (x, y, z) mm."""
 
     method: str
     metric_value: float
@@ -343,9 +345,11 @@ def prepare_time_points(
     administration : Administration
     calibration : Calibration, optional
         Kept for provenance.
-    registration : {"rigid", "none"}
+    registration : {"rigid", "deformable", "none"}
         ``"rigid"``: Euler 3D, Mattes MI (:func:`imagebio.response.registration.register_followup_to_baseline`
-        with ``affine=False``); ``"none"``: scans must already be on the first scan's grid.
+        with ``affine=False``); ``"deformable"``: rigid, then a B-spline stage (3×3×3 mesh, Mattes MI, LBFGS-B;
+        activity per voxel is resampled without a Jacobian correction, so organ totals are conserved only as far
+        as the deformation preserves volume); ``"none"``: scans must already be on the first scan's grid.
 
     Raises
     ------
@@ -383,6 +387,9 @@ def prepare_time_points(
             iterations=100, sampling_fraction=0.1,
         )
         transform, metric, method = result.transform, result.metric_value, "rigid (Euler 3D, Mattes MI)"
+        if registration == "deformable":
+            transform, metric = _bspline_stage(_compressed(reference), _compressed(moving), transform)
+            method = "rigid + B-spline (Mattes MI, LBFGS-B)"
         moved = resample_followup(moving, reference, transform, interpolator="linear", default_value=0.0)
         values = np.asarray(moved.array, dtype=np.float64)
         stack.append(values)
@@ -396,6 +403,38 @@ def prepare_time_points(
             )
         )
     return QuantitativeSpect(reference, np.stack(stack), t, administration, calibration, qualities)
+
+
+def _bspline_stage(fixed: Volume, moving: Volume, rigid: Any, mesh_size: int = 3, iterations: int = 20):
+    """B-spline free-form stage on top of the rigid transform (Mattes MI, LBFGS-B, 2-level pyramid).
+
+    Returns (composite transform fixed point → moving point, final metric)."""
+    import SimpleITK as sitk
+
+    from imagebio.errors import FitError
+
+    f = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
+    m = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
+    bspline = sitk.BSplineTransformInitializer(f, [mesh_size] * 3)
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(0.1, 20240101)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5, numberOfIterations=iterations,
+                                maximumNumberOfCorrections=5, maximumNumberOfFunctionEvaluations=200)
+    method.SetShrinkFactorsPerLevel([2, 1])
+    method.SetSmoothingSigmasPerLevel([1.0, 0.0])
+    method.SetMovingInitialTransform(rigid)
+    method.SetInitialTransform(bspline, inPlace=True)
+    try:
+        method.Execute(f, m)
+    except RuntimeError as exc:  # SimpleITK reports failures as RuntimeError
+        raise FitError(f"deformable registration failed: {exc}") from exc
+    composite = sitk.CompositeTransform(3)
+    composite.AddTransform(rigid)
+    composite.AddTransform(bspline)
+    return composite, float(method.GetMetricValue())
 
 
 def _compressed(volume: Volume) -> Volume:
@@ -431,7 +470,7 @@ def load_quantitative_spect(
         Read from the first series' RadiopharmaceuticalInformationSequence when omitted.
     nuclide : str, optional
         Must agree with the administration's nuclide when both are known.
-    registration : {"rigid", "none"}
+    registration : {"rigid", "deformable", "none"}
 
     Raises
     ------

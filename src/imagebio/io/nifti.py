@@ -83,7 +83,27 @@ def read_image(path: str | PathLike, modality: str = "", unit: str = "") -> Volu
         raise UnsupportedDataError(
             f"image has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a scalar image", path
         )
-    return Volume.from_sitk(image, modality=modality, unit=unit, identifiers={"path": str(path)})
+    volume = Volume.from_sitk(image, modality=modality, unit=unit, identifiers={"path": str(path)})
+    if str(path).lower().endswith((".nii", ".nii.gz")) and np.issubdtype(volume.array.dtype, np.floating):
+        volume = volume.with_array(_nifti_float_voxels(path, volume.shape, volume.array.dtype))
+    return volume
+
+
+def _nifti_float_voxels(path: str | PathLike, shape_zyx: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Floating-point NIfTI voxels with NaN kept (SimpleITK's NIfTI reader turns NaN into 0).
+
+    NaN marks voxels without a value in parameter maps (failed fits, outside the mask), so it must survive a
+    write/read round trip. nibabel's array is indexed (x, y, z) like ITK's image index, hence the transpose.
+    """
+    import nibabel as nib
+
+    data = np.asarray(nib.load(str(path)).get_fdata(dtype=dtype))
+    if data.ndim == 2:
+        data = data[:, :, np.newaxis]
+    array = np.ascontiguousarray(data.transpose(2, 1, 0))
+    if array.shape != tuple(shape_zyx):
+        raise UnsupportedDataError(f"nibabel and SimpleITK disagree on the shape ({array.shape} vs {shape_zyx})", path)
+    return array
 
 
 def write_image(volume: Volume, path: str | PathLike, compress: bool | None = None) -> Path:

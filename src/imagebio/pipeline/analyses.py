@@ -11,6 +11,8 @@ Kinds (see :data:`imagebio.pipeline.spec.ANALYSIS_KINDS`):
   PET with a named preset and optional overrides.
 * ``pet_metrics`` — :func:`imagebio.pet.metrics.lesion_metrics` (SUVmax/peak/mean, MTV, TLG; Boellaard et al.
   EJNMMI 2015 for the SUVpeak and threshold conventions).
+* ``response`` (one task per subject) — :func:`imagebio.pipeline.response_run.assess_store` (RECIST 1.1,
+  Eisenhauer et al. EJC 2009, and the other criteria of :mod:`imagebio.response`); it records its own values.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from imagebio.errors import UnsupportedDataError
 from imagebio.pipeline.lesions import LesionValue
 from imagebio.pipeline.visit import VisitSeries, load_visit
 
-__all__ = ["ANALYSES", "run_analysis", "filter_visit"]
+__all__ = ["ANALYSES", "SUBJECT_ANALYSES", "run_analysis", "filter_visit"]
 
 _MASK_ROLES = ("SEG", "RTSTRUCT")
 
@@ -121,12 +123,31 @@ def pet_metrics(visit, settings, select) -> AnalysisOutput:
     return AnalysisOutput(values, used)
 
 
+def response(store, patient_id: str, settings: Mapping[str, Any]) -> int:
+    """Response category of one subject at every time point, recorded by
+    :func:`imagebio.pipeline.response_run.assess_store` (RECIST 1.1, iRECIST, PERCIST ... on the stored masks).
+
+    Returns the number of values recorded (one per time point plus the best overall response).
+    """
+    from imagebio.pipeline.response_run import assess_store
+
+    frame = assess_store(store, settings["criteria"], subjects=[patient_id], settings=dict(settings["settings"]))
+    error = frame.attrs.get("failed", {}).get(patient_id)
+    if error:
+        raise UnsupportedDataError(f"response {settings['criteria']} of {patient_id}: {error}")
+    return int((frame["subject"] == patient_id).sum())
+
+
 #: kind → adapter(visit series, settings, selection as dict) -> AnalysisOutput
 ANALYSES: dict[str, Adapter] = {
     "lesion_biomarkers": lesion_biomarkers,
     "radiomics": radiomics,
     "pet_metrics": pet_metrics,
 }
+
+
+#: Subject-level kinds → adapter(store, PatientID, settings) -> number of values it recorded itself.
+SUBJECT_ANALYSES = {"response": response}
 
 
 def run_analysis(kind: str, visit: Sequence[VisitSeries], settings: Mapping[str, Any],

@@ -89,13 +89,34 @@ def _insert_tasks(session, run_id: int, tasks: list[Task], skipped: set[str]) ->
         session.execute(insert(RunTask), rows[start : start + 1000])
 
 
+def _stored_hashes(spec: StudySpec, hashes: dict[str, str]) -> dict[str, str]:
+    """Settings hash of the Measurements each analysis writes → analysis name.
+
+    Per-visit analyses store their task settings hash; ``response`` stores the hashes of
+    :mod:`imagebio.pipeline.response_run` (criterion settings, and the RECIST diameter settings).
+    """
+    from imagebio.store.writers import hash_settings
+
+    out = {}
+    for analysis in spec.analyses:
+        if analysis.kind == "response":
+            from imagebio.pipeline.response_run import DIAMETER_SETTINGS
+
+            settings = analysis.settings
+            out[hash_settings({"criteria": settings["criteria"], **settings["settings"]})] = analysis.name
+            out.setdefault(hash_settings(DIAMETER_SETTINGS), analysis.name)
+        else:
+            out[hashes[analysis.name]] = analysis.name
+    return out
+
+
 def _export_csv(store, spec: StudySpec, hashes: dict[str, str], subjects: set[str]) -> Path:
     from imagebio.store.queries import measurements_frame
 
     with store.session(readonly=True) as session:
         frame = measurements_frame(session)
-    frame = frame[frame["settings_hash"].isin(set(hashes.values())) & frame["subject"].isin(subjects)]
-    analysis_of = {digest: name for name, digest in hashes.items()}
+    analysis_of = _stored_hashes(spec, hashes)
+    frame = frame[frame["settings_hash"].isin(set(analysis_of)) & frame["subject"].isin(subjects)]
     frame.insert(frame.columns.get_loc("method"), "analysis", frame["settings_hash"].map(analysis_of))
     spec.csv.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(spec.csv, index=False)
@@ -297,7 +318,13 @@ def run_status(db: str | None = None, run_id: int | None = None) -> dict[str, An
     store = open_store(db)
     try:
         with store.session(readonly=True) as session:
-            run = latest_run(session) if run_id is None else session.get(Run, run_id)
+            if run_id is None:
+                # Rooms called by a study (response) record runs of their own: prefer the latest study run.
+                study_runs = select(Run).where(Run.command.like(f"{COMMAND} %"))
+                run = session.scalars(study_runs.order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+                run = run or latest_run(session)
+            else:
+                run = session.get(Run, run_id)
             if run is None:
                 raise StoreError(
                     f"store {store.display_url} has no run" + ("" if run_id is None else f" with id {run_id}")

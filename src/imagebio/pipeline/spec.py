@@ -37,14 +37,26 @@ from typing import Any
 
 from imagebio.errors import SpecError
 
-__all__ = ["StudySpec", "Selection", "AnalysisSpec", "load_spec", "parse_spec", "ANALYSIS_KINDS"]
+__all__ = [
+    "StudySpec",
+    "Selection",
+    "AnalysisSpec",
+    "load_spec",
+    "parse_spec",
+    "ANALYSIS_KINDS",
+    "SUBJECT_LEVEL_KINDS",
+]
 
 #: Analysis kinds a study may list, with the one-line description shown by ``imagebio init-study``.
 ANALYSIS_KINDS = {
     "lesion_biomarkers": "volume, HU, SUV, ADC, T1 and DCE Ktrans/ve of each lesion (imagebio.pipeline.lesions)",
     "radiomics": "IBSI radiomics features of each ROI on one image (imagebio.radiomics.extract_features)",
     "pet_metrics": "SUVmax/peak/mean, MTV and TLG of each lesion (imagebio.pet.metrics.lesion_metrics)",
+    "response": "response category per subject and time point (imagebio.pipeline.response_run.assess_store)",
 }
+
+#: Analyses that run once per subject (over all its time points) instead of once per time point.
+SUBJECT_LEVEL_KINDS = frozenset({"response"})
 
 _TOP_KEYS = {"name", "description", "inputs", "select", "analyses", "outputs"}
 _INPUT_KEYS = {"store", "dicom"}
@@ -335,10 +347,27 @@ def _pet_settings(check: _Checker, raw: Any, path: str) -> dict[str, Any]:
     return out
 
 
+def _response_settings(check: _Checker, raw: Any, path: str) -> dict[str, Any]:
+    import dataclasses as dc
+
+    from imagebio.errors import ImagebioError
+    from imagebio.response.assess import CRITERIA, load_settings
+
+    data = check.mapping(raw, path)
+    criteria = check.choice(data.pop("criteria", "recist11"), _join(path, "criteria"), tuple(CRITERIA))
+    try:
+        resolved = load_settings(criteria, data)
+    except ImagebioError as exc:
+        raise check.fail(path, str(exc)) from None
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dc.asdict(resolved).items()}
+    return {"criteria": criteria, "settings": settings}
+
+
 _SETTINGS_PARSERS = {
     "lesion_biomarkers": _lesion_settings,
     "radiomics": _radiomics_settings,
     "pet_metrics": _pet_settings,
+    "response": _response_settings,
 }
 
 
@@ -354,7 +383,9 @@ def _analyses(check: _Checker, raw: Any, base: Selection) -> tuple[AnalysisSpec,
             raise check.fail(path, f"missing key 'kind' (one of: {', '.join(ANALYSIS_KINDS)})")
         kind = check.string(data["kind"], f"{path}.kind")
         if kind not in _SETTINGS_PARSERS:
-            raise check.fail(f"{path}.kind", f"unknown analysis kind {kind!r} (expected one of: {', '.join(ANALYSIS_KINDS)})")
+            raise check.fail(
+                f"{path}.kind", f"unknown analysis kind {kind!r} (expected one of: {', '.join(ANALYSIS_KINDS)})"
+            )
         name = check.string(data.get("name", kind), f"{path}.name")
         if name in names:
             raise check.fail(f"{path}.name", f"duplicate analysis name {name!r}")
@@ -362,11 +393,17 @@ def _analyses(check: _Checker, raw: Any, base: Selection) -> tuple[AnalysisSpec,
         settings = _SETTINGS_PARSERS[kind](check, data.get("settings"), f"{path}.settings")
         select = _selection(check, data.get("select"), f"{path}.select", base) if "select" in data else base
         depends = check.strings(data.get("depends_on"), f"{path}.depends_on") or ()
+        kinds = {a.name: a.kind for a in out}
         for i, upstream in enumerate(depends):
-            if upstream not in names:
+            if upstream not in kinds:
                 raise check.fail(
                     f"{path}.depends_on[{i}]",
                     f"unknown analysis {upstream!r} (an analysis may depend only on analyses listed before it)",
+                )
+            if kinds[upstream] in SUBJECT_LEVEL_KINDS and kind not in SUBJECT_LEVEL_KINDS:
+                raise check.fail(
+                    f"{path}.depends_on[{i}]",
+                    f"{upstream!r} runs once per subject; a per-visit analysis cannot wait for it",
                 )
         out.append(AnalysisSpec(name, kind, settings, select, tuple(depends)))
     return tuple(out)

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from imagebio.errors import ImagebioError, SpecError
-from imagebio.pipeline.spec import AnalysisSpec, StudySpec
+from imagebio.pipeline.spec import SUBJECT_LEVEL_KINDS, AnalysisSpec, StudySpec
 from imagebio.store.models import RunTask, Series, Subject, Timepoint, utcnow
 from imagebio.store.writers import hash_settings
 
@@ -114,19 +114,42 @@ def _visits(session, analysis: AnalysisSpec) -> list[tuple[Subject, Timepoint]]:
     return out
 
 
+def _subject_tasks(session, analysis: AnalysisSpec, digest: str, by_subject: dict[str, dict[int, list[str]]]):
+    query = select(Subject).order_by(Subject.patient_id)
+    if analysis.select.subjects:
+        query = query.where(Subject.patient_id.in_(list(analysis.select.subjects)))
+    for subject in session.scalars(query):
+        depends = tuple(key for upstream in analysis.depends_on for key in by_subject[upstream].get(subject.id, ()))
+        key = task_key(subject.patient_id, None, analysis.kind, digest)
+        by_subject[analysis.name][subject.id] = [key]
+        yield Task(key, analysis.name, analysis.kind, digest, subject.patient_id, subject.id, None, None, None, depends)
+
+
 def build_tasks(session, spec: StudySpec) -> list[Task]:
-    """Every task of the study over the subjects and time points in the store, in dependency order."""
+    """Every task of the study over the subjects and time points in the store, in dependency order.
+
+    A per-visit analysis depending on another waits for that analysis's task of the same visit; a per-subject
+    analysis (``response``) waits for all of its subject's tasks of the analyses it depends on.
+    """
     hashes = analysis_hashes(spec)
     tasks: list[Task] = []
-    by_place: dict[tuple[str, str], dict[int, str]] = {}
+    by_place: dict[str, dict[int, str]] = {}  # analysis name -> timepoint id -> task key
+    by_subject: dict[str, dict[int, list[str]]] = {}  # analysis name -> subject id -> task keys
     for analysis in spec.analyses:
         place = by_place.setdefault(analysis.name, {})
+        per_subject = by_subject.setdefault(analysis.name, {})
+        if analysis.kind in SUBJECT_LEVEL_KINDS:
+            tasks.extend(_subject_tasks(session, analysis, hashes[analysis.name], by_subject))
+            continue
         for subject, timepoint in _visits(session, analysis):
             depends = tuple(
-                by_place[upstream][timepoint.id] for upstream in analysis.depends_on if timepoint.id in by_place[upstream]
+                by_place[upstream][timepoint.id]
+                for upstream in analysis.depends_on
+                if timepoint.id in by_place[upstream]
             )
             key = task_key(subject.patient_id, timepoint.study_instance_uid, analysis.kind, hashes[analysis.name])
             place[timepoint.id] = key
+            per_subject.setdefault(subject.id, []).append(key)
             tasks.append(
                 Task(
                     key=key,
@@ -266,7 +289,7 @@ def execute_task(payload: Mapping[str, Any]) -> dict[str, Any]:
     Any exception of the analysis is caught: the task's partial writes are rolled back and it is recorded as
     ``failed`` with the error, so the run goes on. Returns ``{"key", "status", "error", "n_values", "seconds"}``.
     """
-    from imagebio.pipeline.analyses import run_analysis
+    from imagebio.pipeline.analyses import SUBJECT_ANALYSES, run_analysis
 
     started = time.perf_counter()
     store = _store(payload["store"])
@@ -277,12 +300,19 @@ def execute_task(payload: Mapping[str, Any]) -> dict[str, Any]:
     with store.session() as session:
         _mark(session, run_id, key, "running", started_at=utcnow())
     try:
-        with store.session(readonly=True) as session:
-            visit = _visit_series(session, task["timepoint_id"], analysis["select"])
-        output = run_analysis(analysis["kind"], visit, analysis["settings"], analysis["select"])
-        with store.session() as session:
-            n_values = _record(session, task, output, run_id)
-            _mark(session, run_id, key, "done", n_values=n_values, error=None, finished_at=utcnow())
+        if analysis["kind"] in SUBJECT_ANALYSES:
+            # The room records its own values (idempotent upserts): a crash before the done mark only means
+            # the task is redone, never duplicated.
+            n_values = SUBJECT_ANALYSES[analysis["kind"]](store, task["subject"], analysis["settings"])
+            with store.session() as session:
+                _mark(session, run_id, key, "done", n_values=n_values, error=None, finished_at=utcnow())
+        else:
+            with store.session(readonly=True) as session:
+                visit = _visit_series(session, task["timepoint_id"], analysis["select"])
+            output = run_analysis(analysis["kind"], visit, analysis["settings"], analysis["select"])
+            with store.session() as session:
+                n_values = _record(session, task, output, run_id)
+                _mark(session, run_id, key, "done", n_values=n_values, error=None, finished_at=utcnow())
     except Exception as exc:  # noqa: BLE001 - any failure of one task is recorded, the run goes on
         error = _error_text(exc)
         with store.session() as session:
