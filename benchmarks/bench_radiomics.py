@@ -18,8 +18,9 @@ head-to-head rows use the central 16³ voxels (4 096 voxel maps) for both tools;
 in the voxel count (``peer_s_extrapolated``), never as a measured ``peer_s``.
 
 Every tool runs in a fresh process (``benchmarks/peers/``): wall time of the extraction call only (best of
-``REPEAT`` for the fast ones), and peak RSS of that process (``resource.getrusage``: interpreter, libraries and
-data included). ``ratio`` = peer_s / ours_s (> 1: imagebio faster); ``peak_mem_mb`` is imagebio's peak RSS and
+``REPEAT`` for the fast ones), and peak RSS of that process (``VmHWM`` of /proc/self/status, interpreter,
+libraries and data included; ``resource.getrusage`` ``ru_maxrss`` is only the fallback because on Linux it
+survives ``execve`` and would report at least the parent benchmark process's size). ``ratio`` = peer_s / ours_s (> 1: imagebio faster); ``peak_mem_mb`` is imagebio's peak RSS and
 ``peer_peak_mem_mb`` the peer's.
 
 Usage: ``python benchmarks/bench_radiomics.py``; ``run()`` is called by ``benchmarks/run.py``.

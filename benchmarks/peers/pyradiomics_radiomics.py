@@ -8,8 +8,8 @@ JSON object on the last stdout line. Modes:
 * ``voxel``: ``{"image", "mask", "settings": {...}, "classes": [...]}`` -> wall time of voxel-based extraction;
 * ``features``: ``{"image", "mask", "settings": {...}}`` -> all feature values (JSON numbers / lists).
 
-Every answer carries ``peak_rss_mb``: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of this process (KiB on
-Linux), i.e. the interpreter, PyRadiomics and the data included.
+Every answer carries ``peak_rss_mb``: the peak resident memory of this process (``VmHWM``, see ``_peak_rss_mb``),
+i.e. the interpreter, PyRadiomics and the data included.
 """
 
 import json
@@ -34,6 +34,22 @@ def _plain(value):
     if isinstance(value, (int, float, str)) or value is None:
         return value
     return str(value)
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process in MiB: ``VmHWM`` of /proc/self/status (Linux), else ``getrusage`` ``ru_maxrss``.
+
+    ``ru_maxrss`` survives ``execve`` on Linux, so a child started from a large parent reports at least the
+    parent's size; ``VmHWM`` belongs to this process image only.
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main() -> None:
@@ -77,7 +93,7 @@ def main() -> None:
         out["n_maps"] = sum(1 for key in result if not key.startswith("diagnostics_"))
     else:
         raise SystemExit(f"unknown mode {mode}")
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(out))
 
 

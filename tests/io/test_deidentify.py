@@ -18,9 +18,21 @@ from imagebio.io.dicom import find_series, read_dicom_series
 from imagebio.io.pet import read_pet
 from imagebio.io.seg import read_seg
 from imagebio.io.sr import read_measurement_report
-from tests.report._demo_store import demo, demo_subject  # noqa: F401  (session fixtures)
+from tests.report._checks import dciodvfy_errors
+from tests.report._demo_store import build_demo
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The 1-patient demo store shared with tests/report (built once per test process)."""
+    return build_demo(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def demo_subject(demo) -> str:
+    return demo.run.done[0]
 KEY = "test-key"
 
 
@@ -90,7 +102,7 @@ def test_no_phi_attribute_survives(source, deidentified):
             elif action == "Z":
                 assert element.value in (None, "", []), (path, keyword, element.value)
             elif action == "D":
-                assert str(element.value) in ("ANONYMOUS", "", "None"), (path, keyword)
+                assert str(element.value) in ("ANONYMOUS", "ANONYMIZED", "", "None"), (path, keyword)
         assert not any(element.tag.is_private for element in ds.iterall())
         raw = path.read_bytes()
         for value in phi_values:
@@ -134,7 +146,9 @@ def test_references_stay_resolvable(deidentified):
     assert len(segs) == 2
     for seg_path in segs:
         seg = pydicom.dcmread(seg_path)
-        referenced = [i.ReferencedSOPInstanceUID for s in seg.ReferencedSeriesSequence for i in s.ReferencedInstanceSequence]
+        referenced = [
+            i.ReferencedSOPInstanceUID for s in seg.ReferencedSeriesSequence for i in s.ReferencedInstanceSequence
+        ]
         assert referenced and all(uid in sops for uid in referenced)
         ct = read_dicom_series(find_series(sops[referenced[0]].parent))
         masks = read_seg(seg_path, ct)  # frame of reference and plane positions still match the images
@@ -153,6 +167,26 @@ def test_references_stay_resolvable(deidentified):
     measured = read_measurement_report(sr_path)
     assert {m.segmentation_uid for m in measured} <= set(sops)
     assert {m.lesion_id for m in measured} == {"lesion_1"}
+
+
+def test_deidentification_adds_no_dciodvfy_error(source, deidentified):
+    """Z/D actions keep Type 1/2 attributes present: each object is as valid for its IOD as before (the digital
+    PET already carries 3 dciodvfy errors of its own, so the check is "no new error", per file)."""
+    result, _, _ = deidentified
+    deid = Deidentifier(KEY)
+    originals = {}
+    for path in source.rglob("*.dcm"):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        originals[deid.new_uid(str(ds.SOPInstanceUID))] = (str(ds.Modality), path)
+    checked = set()
+    for path in result.written:
+        modality, original = originals[str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)]
+        if modality in checked and modality not in ("SEG", "SR"):
+            continue
+        checked.add(modality)
+        assert set(dciodvfy_errors(path)) <= set(dciodvfy_errors(original)), (modality, path)
+    assert {"CT", "PT", "SEG", "SR"} <= checked
+    assert dciodvfy_errors(next(p for p in result.written if "SR_" in str(p.parent))) == []
 
 
 def test_same_key_same_pseudonym_and_uids_other_key_differs(source, deidentified, tmp_path):
@@ -205,3 +239,32 @@ def test_cli(source, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["deidentify", str(tmp_path / "missing"), str(tmp_path / "out2")])
     assert info.value.code == 2
+
+
+def test_export_with_deidentify_matches_the_deidentified_images(demo, demo_subject, deidentified, tmp_path, capsys):
+    """`imagebio export sr --deidentify KEY`: same pseudonym and UIDs as `imagebio deidentify --salt KEY`."""
+    import json
+
+    result, _, _ = deidentified
+    with pytest.raises(SystemExit) as info:
+        main(["export", "sr", "--subject", demo_subject, "--db", demo.store_url, "--out", str(tmp_path),
+              "--timepoint", "baseline", "--deidentify", KEY, "--json"])
+    assert info.value.code in (0, None)
+    (path,) = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["files"]["baseline"]
+    assert demo_subject not in path and result.pseudonyms[demo_subject] in path
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    assert demo_subject.encode() not in raw
+    sr = pydicom.dcmread(path)
+    assert sr.PatientID == result.pseudonyms[demo_subject] and sr.PatientIdentityRemoved == "YES"
+    sops = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in result.written}
+    measured = read_measurement_report(path)
+    assert {m.segmentation_uid for m in measured} <= sops  # the SEG it references is the de-identified SEG
+    ct_refs = [
+        i.ReferencedSOPInstanceUID
+        for study in sr.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+        for i in series.ReferencedSOPSequence
+        if i.ReferencedSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
+    ]
+    assert ct_refs and set(ct_refs) <= sops

@@ -21,9 +21,20 @@ from imagebio.io.sr import (
     ucum_unit,
     write_measurement_report,
 )
-from tests.report._demo_store import demo, demo_subject  # noqa: F401  (session fixtures)
+from tests.report._demo_store import build_demo
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The 1-patient demo store shared with tests/report (built once per test process)."""
+    return build_demo(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def demo_subject(demo) -> str:
+    return demo.run.done[0]
 WHEN = datetime(2024, 1, 2, 3, 4, 5)
 
 
@@ -34,7 +45,7 @@ def _dciodvfy_errors(path) -> list[str]:
         if os.environ.get("CI"):
             pytest.fail("dciodvfy is required in CI (run .ci/install-dicom3tools.sh)")
         return None
-    out = subprocess.run([tool, "-new", str(path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([tool, "-new", str(path)], check=False, capture_output=True, text=True, timeout=60)
     return [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
 
 
@@ -209,7 +220,7 @@ def test_write_measurement_report_checks_inputs(demo, tmp_path):
 
 
 def test_read_measurement_report_refuses_other_objects(demo, tmp_path):
-    ct = sorted((demo.cohort_dir / "dicom").rglob("CT/*.dcm"))[0]
+    ct = min((demo.cohort_dir / "dicom").rglob("CT/*.dcm"))
     with pytest.raises(UnsupportedDataError, match="Comprehensive 3D SR"):
         read_measurement_report(ct)
     (tmp_path / "junk.dcm").write_bytes(b"not dicom")

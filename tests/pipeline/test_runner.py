@@ -167,3 +167,23 @@ def test_response_runs_per_subject_after_its_measurements(store_path, tmp_path):
     assert run_status(str(store_path))["run_id"] == result.run_id  # not the response room's own run
     again = run_study(spec, str(store_path), in_process=True)
     assert (again.done, again.skipped) == (0, 3)
+
+
+def test_a_rerun_does_not_rescan_an_ingested_dicom_folder(cohort, store_path, tmp_path, monkeypatch):
+    from imagebio.pipeline import runner
+
+    store = open_store(store_path)
+    try:
+        assert runner._already_ingested(store, cohort[0] / "dicom")
+        extra = tmp_path / "new_series"
+        extra.mkdir()
+        (extra / "image.dcm").write_bytes(b"x")
+        assert not runner._already_ingested(store, tmp_path)
+    finally:
+        store.close()
+    calls = []
+    monkeypatch.setattr("imagebio.store.ingest_folder", lambda root, store: calls.append(root))
+    spec = write_spec(tmp_path, inputs={"dicom": [str(cohort[0] / "dicom")]},
+                      analyses=[{"kind": "pet_metrics"}], select={"subjects": ["DP003-002"], "timepoints": ["baseline"]})
+    result = run_study(spec, str(store_path), in_process=True)
+    assert result.done == 1 and calls == []

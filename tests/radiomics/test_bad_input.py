@@ -108,9 +108,13 @@ def test_nan_outside_roi_warns_and_features_stay_finite(ct):
 
 
 def test_nan_next_to_roi_spread_by_interpolation_is_an_error(ct):
-    image, mask = ct
+    image, _ = ct
     image = image.copy()
-    image[3, 4, 3] = np.nan  # touches the ROI: trilinear interpolation carries it inside
+    mask = np.zeros(image.shape)
+    mask[3:7, 4:10, 5:11] = 1
+    # The 2 mm grid of ibsi-c has x nodes at 0.5, 2.5, 4.5 ... (original voxel indices): the node at 4.5 is half
+    # ROI (kept at the 0.5 partial-volume threshold) and half NaN voxel, so trilinear interpolation carries it in.
+    image[:, :, 4] = np.nan
     with pytest.warns(RuntimeWarning, match="outside the ROI"):
         with pytest.raises(InvalidParameterError, match="after interpolation"):
             extract_features(image, mask, SPACING, "ibsi-c")

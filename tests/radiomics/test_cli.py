@@ -7,6 +7,7 @@ The CSV of the default command must hold exactly what ``extract_features`` retur
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -157,3 +158,30 @@ def test_batch_records_lesion_features_in_the_store(tmp_path):
     with store.session(readonly=True) as session:
         again = measurements_frame(session, method="radiomics:pyradiomics-default")
     assert len(again) == n_rows
+
+
+@pytest.mark.parametrize(
+    "alias, preset",
+    [("ibsi-dig", "ibsi_digital_phantom"), ("ibsi-a", "ibsi_config_a"), ("ibsi-b", "ibsi_config_b"),
+     ("ibsi-c", "ibsi_config_c"), ("ibsi-d", "ibsi_config_d"), ("ibsi-e", "ibsi_config_e"),
+     ("pyradiomics-default", "pyradiomics_default")],
+)
+def test_preset_aliases_of_the_cli(alias, preset):
+    assert load_settings(alias) == load_settings(preset)
+
+
+def test_pyradiomics_default_bins_start_at_a_multiple_of_the_width(rng):
+    # PyRadiomics getBinEdges: first edge floor(min / 25) * 25. ROI from -980 to 0 HU: edges -1000, -975, ...
+    # so 0 HU is in bin 41; IBSI FBS from the ROI minimum (-980) would put it in bin 40.
+    image = rng.uniform(-980.0, 0.0, (6, 6, 6))
+    image[0, 0, 0], image[5, 5, 5] = -980.0, 0.0
+    mask = np.ones(image.shape)
+    default = load_settings("pyradiomics-default")
+    assert (default.new_spacing_mm, default.resegmentation_range, default.bin_width) == (None, None, 25)
+    assert default.texture_approaches == ("3D",)
+    features = extract_features(image, mask, (1.0, 1.0, 1.0), "pyradiomics-default")
+    assert features["ih_max"] == 41
+    assert not any(tag.startswith(("ivh_", "loc_", "dzm_")) for tag in features)  # not PyRadiomics features
+    ibsi_origin = extract_features(image, mask, (1.0, 1.0, 1.0),
+                                   dataclasses.replace(default, fbs_bin_origin="lower_bound"))
+    assert ibsi_origin["ih_max"] == 40

@@ -12,7 +12,6 @@ from imagebio.errors import InvalidParameterError
 from imagebio.report.cohort import clopper_pearson, compliance_documents, response_rates
 
 from ._checks import embedded_pngs, pdf_pages_as_png, png_is_not_blank
-from ._demo_store import demo, demo_subject  # noqa: F401  (session fixtures)
 
 
 @pytest.mark.parametrize("count, n", [(0, 1), (0, 10), (7, 20), (10, 10), (3, 47)])

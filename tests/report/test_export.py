@@ -11,7 +11,6 @@ import pytest
 from imagebio.cli.main import main
 
 from ._checks import dciodvfy_errors
-from ._demo_store import demo, demo_subject  # noqa: F401  (session fixtures)
 
 pytestmark = pytest.mark.slow
 WHEN = datetime(2024, 1, 2, 3, 4, 5)
@@ -75,7 +74,7 @@ def test_adc_map_export_agrees_with_the_stored_lesion_adc(demo, demo_subject, tm
     # NIfTI keeps the float64 map, the Parametric Map its float32 rounding
     np.testing.assert_array_equal(read_image(nifti_map).array.astype(np.float32).astype(np.float64), adc.array)
     assert dciodvfy_errors(dicom_map) == []
-    ct, seg = _visit_ct_and_seg(demo, demo_subject, "baseline")
+    _, seg = _visit_ct_and_seg(demo, demo_subject, "baseline")
     masks = read_roi_masks(seg, adc, resample=True)
     store = open_store(demo.store_url)
     try:

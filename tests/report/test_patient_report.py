@@ -10,7 +10,6 @@ import pytest
 from imagebio.cli.main import main
 
 from ._checks import embedded_pngs, pdf_pages_as_png, png_is_not_blank
-from ._demo_store import demo, demo_subject  # noqa: F401  (session fixtures)
 
 pytestmark = pytest.mark.slow
 

@@ -156,6 +156,8 @@ def run_dce_map(series_dir, t1, t1_map, vfa, aif, model, mask, out, db, aif_dela
         selection = image_derived_aif(conc, dyn.t_s, mask=need, n_voxels=aif_voxels)
         cp = to_plasma(selection.curve, hct)
         maps_extra["aif_voxels"] = selection.voxels.astype(np.uint8)
+        out.mkdir(parents=True, exist_ok=True)
+        write_aif_voxels(out / "aif_voxels.csv", selection, reference, "mM")
         aif_info.update(n_candidates=selection.n_candidates, voxels_zyx=selection.indices.tolist())
         console.print(f"image-derived AIF: {len(selection.indices)} voxels (z, y, x) "
                       f"{selection.indices.tolist()[:5]}{' ...' if len(selection.indices) > 5 else ''} "
@@ -224,6 +226,21 @@ def _write_aif(path: Path, t_s, cp) -> None:
         writer = csv.writer(handle)
         writer.writerow(["t_s", "c_plasma_mM"])
         writer.writerows([[f"{t:g}", f"{c:.6g}"] for t, c in zip(t_s, cp)])
+
+
+def write_aif_voxels(path: Path, selection, reference, unit: str) -> None:
+    """The voxels chosen for an image-derived AIF: index (z, y, x), position (x, y, z mm, LPS), peak, timing."""
+    import csv
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["rank", "z", "y", "x", "x_mm", "y_mm", "z_mm", f"peak_{unit}", "time_to_peak_s", "fwhm_s"])
+        for rank, (index, peak, ttp, width) in enumerate(
+            zip(selection.indices, selection.peak, selection.time_to_peak_s, selection.width_s), start=1
+        ):
+            position = reference.index_to_physical([int(i) for i in index])
+            writer.writerow([rank, *map(int, index), *(f"{float(v):.3f}" for v in position), f"{peak:.6g}",
+                             f"{ttp:g}", f"{width:g}"])
 
 
 def bolus_start_s(header, frames) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,11 @@ def app(
     in_dir: Annotated[Path, typer.Argument(help="DICOM folder to de-identify (searched recursively).")],
     out_dir: Annotated[Path, typer.Argument(help="Output folder (outside IN_DIR): <pseudonym>/<study>/<series>/.")],
     map_file: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--map", help="CSV original → pseudonym, date shift, study UIDs. Keep it apart from OUT_DIR."),
     ] = None,
     salt: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--salt",
             help="Secret key: the same key gives the same pseudonyms, date shifts and UIDs "

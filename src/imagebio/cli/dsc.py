@@ -65,6 +65,7 @@ def map_command(
         read_frames,
         read_masks,
         scatter,
+        write_aif_voxels,
         write_map_outputs,
     )
     from imagebio.errors import InvalidParameterError, RoiNotFoundError
@@ -96,6 +97,8 @@ def map_command(
         selection = image_derived_aif(dr2, dyn.t_s, mask=body, n_voxels=aif_voxels)
         c_aif = selection.curve
         extra["aif_voxels"] = selection.voxels.astype(np.uint8)
+        out.mkdir(parents=True, exist_ok=True)
+        write_aif_voxels(out / "aif_voxels.csv", selection, dyn.reference, "per_s")
         console.print(f"image-derived AIF: {len(selection.indices)} voxels of {selection.n_candidates} candidates, "
                       f"peak dR2* {c_aif.max():.3g} 1/s at {selection.time_to_peak_s[0]:.3g} s")
     else:

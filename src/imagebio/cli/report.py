@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,8 +12,9 @@ app = typer.Typer(help="Patient and cohort reports (self-contained HTML, optiona
                   no_args_is_help=True)
 
 DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Store: an SQLite file path or any SQLAlchemy URL (default: $IMAGEBIO_DB or ./imagebio.db)."),
+    str | None,
+    typer.Option("--db", help="Store: an SQLite file path or any SQLAlchemy URL "
+                 "(default: $IMAGEBIO_DB or ./imagebio.db)."),
 ]
 PdfOption = Annotated[bool, typer.Option("--pdf", help="Also write a PDF beside the HTML (matplotlib PdfPages).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object with the files written.")]
@@ -36,7 +37,7 @@ def _done(result, as_json: bool) -> None:
 def patient(
     patient_id: Annotated[str, typer.Argument(help="PatientID of the subject.")],
     db: DbOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default: report_<ID>.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default: report_<ID>.html).")] = None,
     pdf: PdfOption = False,
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip parametric map overlays (faster).")] = False,
     as_json: JsonOption = False,

@@ -39,8 +39,9 @@ from imagebio.errors import InvalidParameterError
 __all__ = [
     "BASIC_PROFILE",
     "RETAINED_PATIENT_CHARACTERISTICS",
-    "DeidentifyResult",
     "Deidentifier",
+    "DeidentifyResult",
+    "deidentify_files",
     "deidentify_folder",
 ]
 
@@ -50,7 +51,7 @@ __all__ = [
 BASIC_PROFILE: dict[str, str] = {
     "AccessionNumber": "Z",
     "AcquisitionComments": "X",
-    "AcquisitionContextSequence": "X",
+    "AcquisitionContextSequence": "Z",  # Type 2 in Parametric Map and enhanced IODs
     "AcquisitionDeviceProcessingDescription": "X",
     "AcquisitionProtocolDescription": "X",
     "ActualHumanPerformersSequence": "X",
@@ -74,7 +75,7 @@ BASIC_PROFILE: dict[str, str] = {
     "DataSetTrailingPadding": "X",
     "DerivationDescription": "X",
     "DetectorID": "X",
-    "DeviceSerialNumber": "X",
+    "DeviceSerialNumber": "D",  # Type 1 in the Enhanced General Equipment module (SEG, SR, maps)
     "DigitalSignaturesSequence": "X",
     "DischargeDiagnosisDescription": "X",
     "DistributionAddress": "X",
@@ -168,7 +169,7 @@ BASIC_PROFILE: dict[str, str] = {
     "ReferencedDigitalSignatureSequence": "X",
     "ReferencedPatientAliasSequence": "X",
     "ReferencedPatientSequence": "X",
-    "ReferencedPerformedProcedureStepSequence": "X",
+    "ReferencedPerformedProcedureStepSequence": "Z",  # Type 2 in the SR Document Series module
     "ReferencedSOPInstanceMACSequence": "X",
     "ReferencedStudySequence": "X",
     "ReferringPhysicianAddress": "X",
@@ -237,8 +238,12 @@ _KEPT_UID_KEYWORDS = frozenset(
      "ReferencedTransferSyntaxUIDInFile", "RelatedGeneralSOPClassUID", "OriginalSpecializedSOPClassUID"}
 )
 _DICOM_ROOT = "1.2.840.10008."
-#: Tracking Identifier (DCM 112039): an SR TEXT item imagebio writes with a lesion id, not free text.
-_TRACKING_IDENTIFIER = ("112039", "DCM")
+#: SR TEXT items that are machine-written labels, not free text: Tracking Identifier, Time Point, Algorithm
+#: Name and Version. Other SR text (Basic Profile: Text Value X) is replaced by a dummy so that the Type 1C
+#: TextValue of the TEXT item, hence the document, stays valid.
+_KEPT_TEXT_CONCEPTS = frozenset(
+    {("112039", "DCM"), ("C2348792", "UMLS"), ("111001", "DCM"), ("111003", "DCM")}
+)
 _DUMMY_PERSON = "ANONYMOUS"
 
 #: DeidentificationMethod values (LO, at most 64 characters each).
@@ -351,7 +356,7 @@ class Deidentifier:
                 element.value = None if element.VR != "SQ" else []
                 continue
             if action == "D":
-                element.value = _DUMMY_PERSON if element.VR == "PN" else None
+                element.value = _dummy(element.VR)
                 continue
             if element.VR == "SQ":
                 for item in element.value:
@@ -363,8 +368,8 @@ class Deidentifier:
                 element.value = _shift_values(element.value, shift, _shift_da)
             elif element.VR == "DT":
                 element.value = _shift_values(element.value, shift, _shift_dt)
-            elif keyword == "TextValue" and not _is_tracking_identifier(ds):
-                element.value = ""  # free text of SR content (Basic Profile X) cannot be checked for PHI
+            elif keyword == "TextValue" and not _is_kept_text(ds):
+                element.value = _dummy("UT")  # free SR text (Basic Profile X) cannot be checked for PHI
 
     def _remap(self, keyword: str, value):
         if keyword in _KEPT_UID_KEYWORDS or value in (None, ""):
@@ -390,12 +395,21 @@ class Deidentifier:
         return rows
 
 
-def _is_tracking_identifier(item) -> bool:
+def _dummy(vr: str):
+    """A dummy value of a VR for the ``D`` action (a non-empty value, as Type 1 attributes need)."""
+    if vr == "PN":
+        return _DUMMY_PERSON
+    if vr in ("LO", "SH", "CS", "LT", "ST", "UT", "UC"):
+        return "ANONYMIZED"
+    return None
+
+
+def _is_kept_text(item) -> bool:
     names = item.get("ConceptNameCodeSequence")
     if not names:
         return False
     code = names[0]
-    return (str(code.get("CodeValue", "")), str(code.get("CodingSchemeDesignator", ""))) == _TRACKING_IDENTIFIER
+    return (str(code.get("CodeValue", "")), str(code.get("CodingSchemeDesignator", ""))) in _KEPT_TEXT_CONCEPTS
 
 
 def _shift_values(value, shift: timedelta, one: Callable[[str, timedelta], str]):
@@ -505,6 +519,25 @@ def deidentify_folder(
     if map_path is not None:
         _write_map(map_path, deid.map_rows())
     return result
+
+
+def deidentify_files(paths: Iterable[str | PathLike], key: str) -> dict[str, str]:
+    """De-identify DICOM files in place with ``key`` (e.g. exports), returning original → pseudonym PatientIDs.
+
+    With the key used for :func:`deidentify_folder` on the source images, UIDs map identically, so a
+    de-identified SR/SEG/map still references the de-identified images.
+    """
+    import pydicom
+
+    deid = Deidentifier(key)
+    pseudonyms = {}
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        original = str(ds.get("PatientID", "") or "")
+        deid.apply(ds)
+        pseudonyms[original] = str(ds.PatientID)
+        ds.save_as(path, enforce_file_format=True)
+    return pseudonyms
 
 
 def _write_map(path: Path, rows: Iterable[dict[str, object]]) -> None:

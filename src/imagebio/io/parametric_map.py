@@ -27,7 +27,7 @@ from imagebio import units
 from imagebio.errors import DicomReadError, InvalidParameterError, MissingDicomTagError, UnsupportedDataError
 from imagebio.volume import Volume
 
-__all__ = ["PARAMETRIC_MAP_SOP_CLASS_UID", "MAP_QUANTITIES", "read_parametric_map", "write_parametric_map"]
+__all__ = ["MAP_QUANTITIES", "PARAMETRIC_MAP_SOP_CLASS_UID", "read_parametric_map", "write_parametric_map"]
 
 PARAMETRIC_MAP_SOP_CLASS_UID = "1.2.840.10008.5.1.4.1.1.30"
 
@@ -56,7 +56,10 @@ def _geometry(volume: Volume):
     return (
         hd.PixelMeasuresSequence(pixel_spacing=[dy, dx], slice_thickness=dz, spacing_between_slices=dz),
         hd.PlaneOrientationSequence(coordinate_system="PATIENT", image_orientation=orientation),
-        [hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=[float(v) for v in p]) for p in positions],
+        [
+            hd.PlanePositionSequence(coordinate_system="PATIENT", image_position=[float(v) for v in p])
+            for p in positions
+        ],
     )
 
 
@@ -212,7 +215,8 @@ def read_parametric_map(path: str | PathLike) -> Volume:
     positions = np.array(
         [[float(v) for v in _group(ds, f, "PlanePositionSequence", path).ImagePositionPatient] for f in per_frame]
     )
-    orientation = np.array([float(v) for v in _group(ds, None, "PlaneOrientationSequence", path).ImageOrientationPatient])
+    plane = _group(ds, None, "PlaneOrientationSequence", path)
+    orientation = np.array([float(v) for v in plane.ImageOrientationPatient])
     row, column = orientation[:3], orientation[3:]
     normal = np.cross(row, column)
     order = np.argsort(positions @ normal)

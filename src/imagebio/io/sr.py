@@ -293,15 +293,17 @@ def write_measurement_report(
                 ),
             )
         time_context = None if time_point is None else hd.sr.TimePointContext(time_point=time_point)
-        common = dict(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
-            finding_type=codes.SCT.Lesion,
-            time_point_context=time_context,
-            measurements=measurements,
-        )
+        common = {
+            "tracking_identifier": hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
+            "finding_type": codes.SCT.Lesion,
+            "time_point_context": time_context,
+            "measurements": measurements,
+        }
         if referenced_segment is not None:
             groups.append(
-                hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(referenced_segment=referenced_segment, **common)
+                hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                    referenced_segment=referenced_segment, **common
+                )
             )
         else:  # no mask to point at: a TID 1501 Measurement Group, still tracked by identifier and UID
             groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(**common))

@@ -33,19 +33,19 @@ from imagebio.errors import InvalidParameterError
 
 __all__ = [
     "CT_IMAGE_STORAGE",
-    "PET_IMAGE_STORAGE",
     "MR_IMAGE_STORAGE",
+    "PET_IMAGE_STORAGE",
     "Grid",
     "PatientInfo",
-    "StudyInfo",
-    "SeriesInfo",
     "PetAcquisition",
+    "SeriesInfo",
+    "StudyInfo",
     "deterministic_uid",
     "dicom_date",
     "dicom_time",
     "write_ct_series",
-    "write_pet_series",
     "write_mr_series",
+    "write_pet_series",
 ]
 
 CT_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.2")

@@ -110,6 +110,29 @@ def _stored_hashes(spec: StudySpec, hashes: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _already_ingested(store, root: Path) -> bool:
+    """Whether every file folder under ``root`` is a stored series folder holding as many files as stored.
+
+    A cheap directory walk that lets a rerun skip re-reading every DICOM header; any doubt (a new folder, a
+    changed file count, files outside series folders) means the folder is ingested again (idempotently).
+    """
+    import os
+
+    from sqlalchemy import func
+
+    from imagebio.store.models import Series
+
+    with store.session(readonly=True) as session:
+        stored = dict(session.execute(select(Series.path, func.sum(Series.n_files)).group_by(Series.path)).all())
+    if not stored:
+        return False
+    for folder, _, files in os.walk(root):
+        files = [f for f in files if not f.startswith(".")]
+        if files and stored.get(str(Path(folder))) != len(files):
+            return False
+    return True
+
+
 def _export_csv(store, spec: StudySpec, hashes: dict[str, str], subjects: set[str]) -> Path:
     from imagebio.store.queries import measurements_frame
 
@@ -163,14 +186,20 @@ def run_study(
     if not isinstance(spec, StudySpec):
         spec = load_spec(spec)
     hashes = analysis_hashes(spec)
-    store = _open(spec, db)
     own_executor = executor is None
+    if executor is None:  # first, so that an unreachable scheduler fails before the store is touched
+        executor = make_executor(in_process, workers, scheduler, dask_local)
     try:
-        if executor is None:
-            executor = make_executor(in_process, workers, scheduler, dask_local)
+        store = _open(spec, db)
+    except BaseException:
+        if own_executor:
+            executor.close()
+        raise
+    try:
         try:
             for root in spec.dicom_roots:
-                ingest_folder(root, store)
+                if not _already_ingested(store, root):
+                    ingest_folder(root, store)
             with store.session() as session:
                 tasks = build_tasks(session, spec)
                 skipped = set() if force else completed_keys(session, [t.key for t in tasks], __version__)
@@ -193,7 +222,7 @@ def run_study(
             _execute(store, executor, spec, tasks, skipped, run_id, store_url, result, progress)
             result.seconds = time.perf_counter() - started
         finally:
-            if own_executor and executor is not None:
+            if own_executor:
                 executor.close()
         _record_subjects(store, run_id, tasks, mark_subject)
         with store.session() as session:

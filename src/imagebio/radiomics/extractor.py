@@ -107,11 +107,14 @@ def extract_features(
         return wanted is None or prefix in wanted
 
     img = np.asarray(img, dtype=np.float64)
-    roi = np.asarray(roi, dtype=np.float64)
     if cfg.round_initial_intensities:
-        img, roi = np.rint(img), np.rint(roi)
-    _check_binary_mask(roi)
-    roi = roi > 0.5 if cfg.round_initial_intensities else roi != 0
+        img = np.rint(img)
+    if roi.dtype != bool:  # a boolean mask needs no float copy (memory on large images)
+        roi = np.asarray(roi, dtype=np.float64)
+        if cfg.round_initial_intensities:
+            roi = np.rint(roi)
+        _check_binary_mask(roi)
+        roi = roi > 0.5 if cfg.round_initial_intensities else roi != 0
     if not roi.any():
         raise EmptyMaskError("mask", detail="the ROI mask has no voxel")
     _check_finite(img, roi, "")

@@ -7,7 +7,7 @@
 Submodules import matplotlib, pandas and highdicom inside their functions; importing this package is cheap.
 """
 
-__all__ = ["build_patient_report", "write_patient_report", "build_cohort_report", "write_cohort_report"]
+__all__ = ["build_cohort_report", "build_patient_report", "write_cohort_report", "write_patient_report"]
 
 
 def __getattr__(name):

@@ -14,8 +14,16 @@ from pathlib import Path
 from imagebio.errors import StoreError
 from imagebio.report.document import Item, Report, Section, not_available, render_html, write_pdf
 
-__all__ = ["RESPONDER", "DISEASE_CONTROL", "ResponseRate", "build_cohort_report", "clopper_pearson",
-           "compliance_documents", "response_rates", "write_cohort_report"]
+__all__ = [
+    "DISEASE_CONTROL",
+    "RESPONDER",
+    "ResponseRate",
+    "build_cohort_report",
+    "clopper_pearson",
+    "compliance_documents",
+    "response_rates",
+    "write_cohort_report",
+]
 
 #: Categories counted as objective response and as disease control (RECIST-style names and analogues).
 RESPONDER = frozenset({"CR", "PR", "iCR", "iPR", "CMR", "PMR"})
@@ -115,7 +123,7 @@ def _waterfall_swimmer(patients, best, course) -> list[Section]:
 
     waterfall = Section("Waterfall plot", anchor="waterfall")
     swimmer = Section("Swimmer plot", anchor="swimmer")
-    criteria = sorted(course)[0] if course else None
+    criteria = min(course) if course else None
     best_change, categories, quantity = {}, {}, ""
     for data in patients:
         changes = []

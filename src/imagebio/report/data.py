@@ -18,8 +18,8 @@ __all__ = [
     "PatientData",
     "ResponseEntry",
     "StudyEntry",
-    "load_patient",
     "lesion_tables",
+    "load_patient",
     "sum_change_series",
 ]
 

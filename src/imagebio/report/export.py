@@ -15,7 +15,7 @@ from pathlib import Path
 
 from imagebio.errors import DicomReadError, InvalidParameterError, StoreError, UnsupportedDataError
 
-__all__ = ["ExportResult", "export_pm", "export_seg", "export_sr", "PM_KINDS"]
+__all__ = ["PM_KINDS", "ExportResult", "compute_map", "export_pm", "export_seg", "export_sr", "safe_name"]
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def export_sr(
             if len(seg_series) > 1:
                 log.warning("lesions of %s %s come from several mask series; referencing the first", subject, tp.label)
             if seg_series:
-                mask_series = session.get(Series, sorted(seg_series)[0])
+                mask_series = session.get(Series, min(seg_series))
                 mask_path = _mask_file(mask_series)
                 candidate = pydicom.dcmread(mask_path, stop_before_pixels=True)
                 if str(candidate.get("Modality", "")) == "SEG":
@@ -171,7 +171,7 @@ def export_sr(
                         segment_number=number,
                     )
                 )
-            path = out_dir / f"{_safe(subject)}_{_safe(tp.label or tp.study_instance_uid)}_SR.dcm"
+            path = out_dir / f"{safe_name(subject)}_{safe_name(tp.label or tp.study_instance_uid)}_SR.dcm"
             write_measurement_report(
                 groups, evidence, path, segmentation=segmentation, time_point=tp.label,
                 series_instance_uid=deterministic_uid("sr-series", tp.study_instance_uid),
@@ -185,11 +185,32 @@ def export_sr(
     return result
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
+    """``text`` with every character but letters, digits and ``-_.`` replaced by ``_`` (for file names)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))
 
 
-def _visit(session, tp):
+def is_dwi_series(row) -> bool:
+    """Whether a stored MR series is a diffusion series, from the header of one of its files.
+
+    Checking one header avoids scanning long dynamic series (DCE, hundreds of files) only to skip them.
+    """
+    from imagebio.errors import ImagebioError
+    from imagebio.io.dicom import b_value_of, read_header
+
+    for path in sorted(Path(row.path).iterdir()):
+        if path.is_file():
+            try:
+                header = read_header(path)
+            except ImagebioError:
+                continue
+            if str(header.get("SeriesInstanceUID", "")) == row.series_instance_uid:
+                return b_value_of(header) is not None
+    return False
+
+
+def _visit(session, tp, modalities: tuple[str, ...], dwi_only: bool = False):
+    """(VisitSeries, scanned series) of a visit's stored series of the given modalities (folders that exist)."""
     from sqlalchemy import select
 
     from imagebio.io.dicom import find_series
@@ -198,7 +219,9 @@ def _visit(session, tp):
 
     items = []
     for row in session.scalars(select(Series).where(Series.timepoint_id == tp.id).order_by(Series.id)):
-        if not row.path or not Path(row.path).exists():
+        if not row.path or not Path(row.path).exists() or (row.modality or "").upper() not in modalities:
+            continue
+        if dwi_only and (row.modality or "").upper() == "MR" and not is_dwi_series(row):
             continue
         scanned = find_series(Path(row.path), row.series_instance_uid, image_only=False)
         items.append((VisitSeries(classify_series(scanned), row.series_instance_uid, Path(row.path), row.id), scanned))
@@ -218,15 +241,18 @@ def export_seg(
 
     from imagebio.io.dicom import read_dicom_series
     from imagebio.io.masks import read_roi_masks
-    from imagebio.io.sr import deterministic_uid
     from imagebio.io.seg import write_seg
+    from imagebio.io.sr import deterministic_uid
 
     out_dir = Path(out_dir)
     result = ExportResult()
     with store.session(readonly=True) as session:
         subject_row = _subject(session, subject)
         for tp in _timepoints(session, subject_row, timepoint):
-            visit = {item.role: (item, scanned) for item, scanned in reversed(_visit(session, tp))}
+            visit = {
+                item.role: (item, scanned)
+                for item, scanned in reversed(_visit(session, tp, ("CT", "PT", "SEG", "RTSTRUCT")))
+            }
             image_role = next((r for r in ("CT", "PT") if r in visit), None)
             mask_role = next((r for r in ("SEG", "RTSTRUCT") if r in visit), None)
             if image_role is None or mask_role is None:
@@ -241,7 +267,7 @@ def export_seg(
                 result.skipped.append(f"{tp.label}: every lesion mask is empty")
                 continue
             sources = [pydicom.dcmread(f) for f in scanned.files]
-            path = out_dir / f"{_safe(subject)}_{_safe(tp.label or tp.study_instance_uid)}_SEG.dcm"
+            path = out_dir / f"{safe_name(subject)}_{safe_name(tp.label or tp.study_instance_uid)}_SEG.dcm"
             write_seg(
                 arrays, sources, path, series_description="imagebio lesion SEG", algorithm="imagebio",
                 series_instance_uid=deterministic_uid("seg-series", tp.study_instance_uid),
@@ -315,14 +341,18 @@ def export_pm(
     with store.session(readonly=True) as session:
         subject_row = _subject(session, subject)
         for tp in _timepoints(session, subject_row, timepoint):
-            visit = {item.role: (item, scanned) for item, scanned in reversed(_visit(session, tp))}
+            modalities = ("PT",) if kind == "suv" else ("MR",)
+            visit = {
+                item.role: (item, scanned)
+                for item, scanned in reversed(_visit(session, tp, modalities, dwi_only=kind == "adc"))
+            }
             try:
                 volume, files = compute_map(kind, visit)
             except UnsupportedDataError as exc:
                 result.skipped.append(f"{tp.label}: {exc}")
                 continue
             sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in files[: volume.shape[0]]]
-            stem = f"{_safe(subject)}_{_safe(tp.label or tp.study_instance_uid)}_{kind.upper()}"
+            stem = f"{safe_name(subject)}_{safe_name(tp.label or tp.study_instance_uid)}_{kind.upper()}"
             path = out_dir / f"{stem}_PM.dcm"
             write_parametric_map(
                 volume, sources, path, quantity=kind,

@@ -45,6 +45,7 @@ def load_visit_images(session, study_instance_uid: str, with_map: bool = True) -
     from imagebio.io.parametric_map import PARAMETRIC_MAP_SOP_CLASS_UID, read_parametric_map
     from imagebio.io.pet import read_pet
     from imagebio.pipeline.visit import classify_series
+    from imagebio.report.export import is_dwi_series
     from imagebio.store import Series, Timepoint
 
     out = VisitImages()
@@ -59,7 +60,8 @@ def load_visit_images(session, study_instance_uid: str, with_map: bool = True) -
             stored_maps.append(row)
             continue
         modality = (row.modality or "").upper()
-        if modality not in ("CT", "PT", "SEG", "RTSTRUCT") and not (with_map and modality == "MR" and _is_dwi(row)):
+        wanted_mr = with_map and modality == "MR" and is_dwi_series(row)
+        if modality not in ("CT", "PT", "SEG", "RTSTRUCT") and not wanted_mr:
             continue  # scanning a long dynamic series (DCE) only to skip it would dominate the report's time
         try:
             scanned = find_series(Path(row.path), row.series_instance_uid, image_only=False)
@@ -92,21 +94,6 @@ def load_visit_images(session, study_instance_uid: str, with_map: bool = True) -
     if with_map:
         _load_map(out, by_role, stored_maps, read_parametric_map)
     return out
-
-
-def _is_dwi(row) -> bool:
-    """Whether a stored MR series is a diffusion series, from the header of one of its files."""
-    from imagebio.io.dicom import b_value_of, read_header
-
-    for path in sorted(Path(row.path).iterdir()):
-        if path.is_file():
-            try:
-                header = read_header(path)
-            except ImagebioError:
-                continue
-            if str(header.get("SeriesInstanceUID", "")) == row.series_instance_uid:
-                return b_value_of(header) is not None
-    return False
 
 
 def _load_map(out: VisitImages, by_role, stored_maps, read_parametric_map) -> None:

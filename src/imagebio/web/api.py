@@ -41,17 +41,13 @@ UNAUTHORISED = {
     400: {"model": schemas.ErrorOut, "description": "Invalid value, or data that cannot be read"},
     401: {"model": schemas.ErrorOut, "description": "Not logged in"},
     403: {"model": schemas.ErrorOut, "description": "No access to this project or role, or a wrong CSRF token"},
+    404: {"model": schemas.ErrorOut, "description": "No such object (an id in the path or a filter)"},
 }
 NOT_FOUND = {404: {"model": schemas.ErrorOut, "description": "No such object"}}
 
 
 def db(request: Request) -> Iterator[Session]:
     with request.app.state.store.session(readonly=True) as session:
-        yield session
-
-
-def writable_db(request: Request) -> Iterator[Session]:
-    with request.app.state.store.session() as session:
         yield session
 
 
@@ -515,18 +511,19 @@ def apply_category(session: Session, user: Viewer, timepoint_id: int, criteria: 
              responses={**NOT_FOUND, 409: {"model": schemas.ErrorOut,
                                          "description": "Another ROI of the visit is already that lesion"}},
              summary="Confirm or change which tracked lesion an ROI is (analyst)")
-def post_match(roi_id: Id, body: schemas.MatchIn, request: Request, csrf: Csrf = None,
-               session: Session = Depends(writable_db)) -> dict:
-    user = _writer(request, session, csrf)
-    return apply_match(session, user, roi_id, body.lesion_id, body.reason)
+def post_match(roi_id: Id, body: schemas.MatchIn, request: Request, csrf: Csrf = None) -> dict:
+    # The transaction is committed here, before the response (and its audit entry) is written.
+    with request.app.state.store.session() as session:
+        user = _writer(request, session, csrf)
+        return apply_match(session, user, roi_id, body.lesion_id, body.reason)
 
 
 @router.post("/timepoints/{timepoint_id}/response-override", response_model=schemas.OverrideOut,
              responses=NOT_FOUND, summary="Override the response category of a time point (analyst)")
-def post_category(timepoint_id: Id, body: schemas.CategoryIn, request: Request, csrf: Csrf = None,
-                  session: Session = Depends(writable_db)) -> dict:
-    user = _writer(request, session, csrf)
-    return apply_category(session, user, timepoint_id, body.criteria, body.category, body.reason)
+def post_category(timepoint_id: Id, body: schemas.CategoryIn, request: Request, csrf: Csrf = None) -> dict:
+    with request.app.state.store.session() as session:
+        user = _writer(request, session, csrf)
+        return apply_category(session, user, timepoint_id, body.criteria, body.category, body.reason)
 
 
 # --- audit --------------------------------------------------------------------------------------------

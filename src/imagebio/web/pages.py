@@ -188,32 +188,32 @@ def _form_user(request: Request, session: Session, csrf: str) -> Viewer:
 @router.post("/patients/{subject_id}/match")
 def match_form(subject_id: api.Id, request: Request, roi_id: Annotated[int, Form(ge=1, le=2**62)],
                lesion_id: Annotated[str, Form(max_length=64)], reason: Annotated[str, Form(max_length=2000)],
-               csrf: Annotated[str, Form(alias="csrf_token")] = "",
-               session: Session = Depends(api.writable_db)):
-    user = _form_user(request, session, csrf)
-    subject = subject_for(session, user, subject_id)
+               csrf: Annotated[str, Form(alias="csrf_token")] = ""):
     from imagebio.store.models import Roi
 
-    roi = session.get(Roi, roi_id)
-    if roi is None or roi.subject_id != subject.id:
-        raise HTTPException(404, "no such lesion of this patient")
-    if not reason.strip():
-        raise HTTPException(422, "give a reason for the change")
-    api.apply_match(session, user, roi_id, None if lesion_id == "__new__" else lesion_id, reason)
-    return RedirectResponse(f"/patients/{subject.id}#response", status_code=303)
+    with request.app.state.store.session() as session:  # committed before the response is sent
+        user = _form_user(request, session, csrf)
+        subject = subject_for(session, user, subject_id)
+        roi = session.get(Roi, roi_id)
+        if roi is None or roi.subject_id != subject.id:
+            raise HTTPException(404, "no such lesion of this patient")
+        if not reason.strip():
+            raise HTTPException(400, "give a reason for the change")
+        api.apply_match(session, user, roi_id, None if lesion_id == "__new__" else lesion_id, reason)
+    return RedirectResponse(f"/patients/{subject_id}#response", status_code=303)
 
 
 @router.post("/patients/{subject_id}/category")
 def category_form(subject_id: api.Id, request: Request, timepoint_id: Annotated[int, Form(ge=1, le=2**62)],
                   criteria: Annotated[str, Form(max_length=32)], category: Annotated[str, Form(max_length=32)],
-                  reason: Annotated[str, Form(max_length=2000)], csrf: Annotated[str, Form(alias="csrf_token")] = "",
-                  session: Session = Depends(api.writable_db)):
-    user = _form_user(request, session, csrf)
-    subject = subject_for(session, user, subject_id)
-    tp = session.get(Timepoint, timepoint_id)
-    if tp is None or tp.subject_id != subject.id:
-        raise HTTPException(404, "no such time point of this patient")
-    if not reason.strip():
-        raise HTTPException(422, "give a reason for the override")
-    api.apply_category(session, user, timepoint_id, criteria, category.strip() or None, reason)
-    return RedirectResponse(f"/patients/{subject.id}#response", status_code=303)
+                  reason: Annotated[str, Form(max_length=2000)], csrf: Annotated[str, Form(alias="csrf_token")] = ""):
+    with request.app.state.store.session() as session:  # committed before the response is sent
+        user = _form_user(request, session, csrf)
+        subject = subject_for(session, user, subject_id)
+        tp = session.get(Timepoint, timepoint_id)
+        if tp is None or tp.subject_id != subject.id:
+            raise HTTPException(404, "no such time point of this patient")
+        if not reason.strip():
+            raise HTTPException(400, "give a reason for the override")
+        api.apply_category(session, user, timepoint_id, criteria, category.strip() or None, reason)
+    return RedirectResponse(f"/patients/{subject_id}#response", status_code=303)
