@@ -65,3 +65,29 @@ def test_three_backends_give_identical_measurements(cohort, spec_path, tmp_path)
     assert values["dask"] == values["in-process"]
     for name, result in results.items():
         print(f"{name}: {result.n_tasks} tasks in {result.seconds:.1f} s ({result.executor})")
+
+
+class _BreaksAfterTwo(InProcessExecutor):
+    """An executor that dies (like a process pool whose worker was killed) after two tasks."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, fn, payload):
+        self.submitted += 1
+        if self.submitted > 2:
+            raise RuntimeError("pool is broken")
+        return super().submit(fn, payload)
+
+
+@pytest.mark.slow
+def test_a_broken_executor_ends_the_run_with_every_task_accounted_for(store_path, spec_path):
+    from imagebio.pipeline.runner import run_status
+
+    result = run_study(spec_path, str(store_path), executor=_BreaksAfterTwo())
+    assert result.done == 2 and len(result.failed) == 10
+    assert all("RuntimeError: pool is broken" in error for error in result.failed.values())
+    report = run_status(str(store_path), result.run_id)
+    assert report["counts"] == {"done": 2, "failed": 10}
+    rerun = run_study(spec_path, str(store_path), in_process=True)
+    assert (rerun.done, rerun.skipped, rerun.failed) == (10, 2, {})

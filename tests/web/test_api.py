@@ -35,6 +35,7 @@ ENDPOINTS = {
     "page_cohort": ("GET", "/", None, False),
     "page_patient": ("GET", "/patients/{subject}", None, True),
     "page_viewer": ("GET", "/patients/{subject}/viewer", None, True),
+    "page_report": ("GET", "/patients/{subject}/report", None, True),
     "form_match": ("POST", "/patients/{subject}/match", {"roi_id": "{follow_roi}", "lesion_id": "__new__",
                                                         "reason": "test"}, True),
     "form_category": ("POST", "/patients/{subject}/category", {"timepoint_id": "{follow}", "criteria": "volumetric",

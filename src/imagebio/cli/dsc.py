@@ -58,7 +58,7 @@ def map_command(
     import numpy as np
 
     from imagebio.cli._console import console
-    from imagebio.cli.dce import (
+    from imagebio.cli._maps import (
         body_threshold,
         fit_in_chunks,
         fit_region,
@@ -134,7 +134,7 @@ def fit_curves_command(
     quality: Annotated[bool, typer.Option("--quality", help="Append the fit_status column.")] = False,
 ) -> None:
     """CBV, CBF (oSVD) and MTT of curves exported from another tool (long format) -> one row per curve."""
-    from imagebio.cli.dce import curve_rows, read_curve_table, write_rows
+    from imagebio.cli._maps import curve_rows, read_curve_table, write_rows
     from imagebio.perfusion.dsc import fit_dsc
 
     groups = read_curve_table(table, ("curve_id", "t_s", "c_tissue", "c_aif"), x="t_s", shared=("c_aif",),

@@ -58,7 +58,7 @@ def map_command(
                                                          "noise-floor correction of IVIM / kurtosis fits.")] = None,
 ) -> None:
     """Voxel-wise ADC (log-linear WLS), IVIM (bounded full fit) or kurtosis maps from a DICOM series."""
-    from imagebio.cli.dce import fit_in_chunks, fit_region, read_frames, read_masks, scatter, write_map_outputs
+    from imagebio.cli._maps import fit_in_chunks, fit_region, read_frames, read_masks, scatter, write_map_outputs
     from imagebio.diffusion.acquisition import dwi_series
     from imagebio.errors import InvalidParameterError
 
@@ -91,7 +91,7 @@ def fit_curves_command(
     quality: Annotated[bool, typer.Option("--quality", help="Append r_squared, nrmse, fit_status columns.")] = False,
 ) -> None:
     """Fit ADC / IVIM / kurtosis to curves exported from another tool (long format) -> one row per curve."""
-    from imagebio.cli.dce import curve_rows, read_curve_table, write_rows
+    from imagebio.cli._maps import curve_rows, read_curve_table, write_rows
     from imagebio.errors import InvalidParameterError
 
     if model not in MODELS:

@@ -82,3 +82,32 @@ def add_user_command(
                           highlight=False)
     finally:
         store.close()
+
+
+def serve_demo(out: Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True) -> None:
+    """Serve a finished `imagebio demo` folder: for `imagebio demo --serve`.
+
+    Creates (or resets) the user ``demo`` (analyst, all projects) with a fresh random password printed on the
+    console, starts the dashboard on ``out/imagebio.db`` and opens the browser at the login page.
+    """
+    import secrets
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from imagebio.cli._console import console
+    from imagebio.store import open_store
+    from imagebio.web.app import create_app
+    from imagebio.web.security import add_user
+
+    store = open_store(Path(out) / "imagebio.db")
+    password = secrets.token_urlsafe(12)
+    with store.session() as session:
+        add_user(session, "demo", password, "analyst", ["*"])
+    application = create_app(store)
+    url = f"http://{host}:{port}/login"
+    console.print(f"dashboard: {url}  user: demo  password: {password}", highlight=False)
+    if open_browser:
+        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
+    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)

@@ -40,7 +40,7 @@ def map_command(
     """Voxel-wise T1 (s), R1 (1/s) and S0 from a variable-flip-angle SPGR series."""
     import numpy as np
 
-    from imagebio.cli.dce import fit_in_chunks, fit_region, read_frames, read_masks, scatter, write_map_outputs
+    from imagebio.cli._maps import fit_in_chunks, fit_region, read_frames, read_masks, scatter, write_map_outputs
     from imagebio.errors import InvalidParameterError
     from imagebio.perfusion.acquisition import vfa_series
     from imagebio.perfusion.t1 import fit_vfa_t1
@@ -85,7 +85,7 @@ def fit_curves_command(
     quality: Annotated[bool, typer.Option("--quality", help="Append r_squared, nrmse, fit_status columns.")] = False,
 ) -> None:
     """Fit VFA T1 to curves exported from another tool (long format) -> ``r1_per_s, s0`` per curve."""
-    from imagebio.cli.dce import curve_rows, read_curve_table, write_rows
+    from imagebio.cli._maps import curve_rows, read_curve_table, write_rows
     from imagebio.errors import InvalidParameterError
     from imagebio.perfusion.t1 import fit_vfa_t1
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
@@ -38,6 +38,7 @@ __all__ = [
     "LesionMeasurements",
     "SrMeasurement",
     "deterministic_uid",
+    "evidence_headers",
     "measurement_concept",
     "read_measurement_report",
     "tracking_uid",
@@ -404,8 +405,3 @@ def evidence_headers(files: Sequence[str | PathLike]) -> list:
     import pydicom
 
     return [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
-
-
-def unit_mapping() -> Mapping[str, str]:
-    """imagebio unit → UCUM code value (for documentation and reports)."""
-    return {name: code for name, (code, _) in UCUM_UNITS.items()}

@@ -174,6 +174,11 @@ def run_study(
         Rerun tasks already done by this software version with the same settings.
     progress : callable, optional
         ``progress(finished, total)`` after each task (skipped tasks count as finished at the start).
+
+    Notes
+    -----
+    The process pool and Dask LocalCluster start their workers with *spawn*, which re-imports the calling
+    script: a script calling ``run_study`` with workers must guard it with ``if __name__ == "__main__":``.
     on_start : callable, optional
         ``on_start(executor, n_tasks, n_to_run)`` once the plan is made, before the first task.
 
@@ -284,11 +289,25 @@ def _execute(store, executor: Executor, spec: StudySpec, tasks: list[Task], skip
                 finish(child, False)
 
     report()
+    broken: str | None = None
     while ready or running:
-        while ready and len(running) < executor.max_in_flight:
+        while ready and len(running) < executor.max_in_flight and broken is None:
             task = ready.popleft()
             payload = task_payload(store_url, run_id, task, spec.analysis(task.analysis))
-            running[executor.submit(execute_task, payload)] = task.key
+            try:
+                running[executor.submit(execute_task, payload)] = task.key
+            except Exception as exc:  # noqa: BLE001 - e.g. a broken process pool: stop submitting, record why
+                broken = f"not run: the {executor.name} executor failed ({type(exc).__name__}: {exc})"
+                ready.appendleft(task)
+        if broken is not None and not running:
+            for key in [t.key for t in ready] + [k for k, n in missing.items() if n > 0]:
+                if key not in result.failed:
+                    record_failure(key, broken, write=True)
+                    n_finished += 1
+            ready.clear()
+            break
+        if not running:
+            continue
         done, _ = executor.wait(list(running))
         for future in done:
             key = running.pop(future)

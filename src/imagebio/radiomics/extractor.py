@@ -154,6 +154,10 @@ def extract_features(
         reach_mm = 10.0 * (3.0 * cfg.local_intensity_volume_cm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
         img = response_map_near_roi(img, spacing, cfg.filter, morph_mask, margin_mm=reach_mm)
         lower = None  # re-segmentation bounds are unfiltered intensities: bins of a response start at its minimum
+    else:
+        # Memory: every feature below depends only on ROI voxels and, for the local intensity peak, on voxels
+        # within the peak sphere's radius, so the arrays are cropped to the ROI box plus that reach.
+        img, int_mask, morph_mask = _crop_to_roi(img, int_mask, morph_mask, spacing, cfg.local_intensity_volume_cm3)
 
     if want("morph"):
         features.update(morphology_features(img, int_mask, morph_mask, spacing))
@@ -202,6 +206,15 @@ def extract_features(
         warnings.warn(f"{len(undefined)} radiomics features are undefined (NaN) for this ROI of "
                       f"{int(int_mask.sum())} voxel(s), e.g. {', '.join(undefined[:3])}", RuntimeWarning, stacklevel=2)
     return features
+
+
+def _crop_to_roi(image: np.ndarray, int_mask: np.ndarray, morph_mask: np.ndarray, spacing, volume_cm3: float):
+    """Crop image and masks to the morphological-mask box grown by the local-intensity sphere radius + 1 voxel."""
+    reach_mm = 10.0 * (3.0 * volume_cm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
+    box = processing.bounding_box(morph_mask)
+    crop = tuple(slice(max(0, b.start - m), min(n, b.stop + m)) for b, n, m in
+                 zip(box, morph_mask.shape, (int(math.ceil(reach_mm / s)) + 1 for s in spacing)))
+    return image[crop], int_mask[crop], morph_mask[crop]
 
 
 def _check_binary_mask(mask: np.ndarray) -> None:

@@ -139,7 +139,9 @@ def _waterfall_swimmer(patients, best, course) -> list[Section]:
             best_change[data.patient_id] = min(changes)
             categories[data.patient_id] = best.get(criteria, {}).get(data.patient_id, "NE") if criteria else "NE"
     if best_change:
-        fig = waterfall_plot(best_change, categories, title=f"Best change of the {quantity} from baseline")
+        fig = waterfall_plot(best_change, categories, title=f"Best change: {quantity}")
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(max(width, 6.0), height)
         waterfall.items.append(Item("figure", text=f"Best change of the {quantity}; colour: best overall response "
                                     "(dashed: +20 % / -30 %)", figure=_agg(fig)))
         rows = [[s, float(v), categories.get(s, "NE")] for s, v in sorted(best_change.items(), key=lambda kv: kv[1])]
@@ -158,6 +160,7 @@ def _waterfall_swimmer(patients, best, course) -> list[Section]:
     if rows:
         fig = swimmer_plot(pd.DataFrame(rows), title="Follow-up per patient" + (f" ({criteria})" if criteria else ""))
         fig.axes[0].set_ylabel("subject")
+        fig.axes[0].set_xlabel("days since baseline (d)")
         swimmer.items.append(Item("figure", text="Days on study to the last scan; markers: category at each "
                                   "follow-up (NE where no response is stored)", figure=_agg(fig)))
     else:

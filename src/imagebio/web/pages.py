@@ -132,7 +132,29 @@ def _all(subject: Subject) -> Viewer:
 def _report_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("imagebio.report") is not None
+    return importlib.util.find_spec("imagebio.report.patient") is not None
+
+
+#: The report is one self-contained document (inline CSS, base64 figures): it gets its own, script-free policy.
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+
+
+@router.get("/patients/{subject_id}/report", response_class=HTMLResponse)
+def patient_report(subject_id: api.Id, request: Request, session: Db, user: User) -> HTMLResponse:
+    """The patient report of :mod:`imagebio.report` (HTML), when that room is installed."""
+    subject = subject_for(session, user, subject_id)
+    if not _report_available():
+        return render(request, "error.html", status_code=404, status=404, detail="Patient report: not available.")
+    from imagebio.errors import ImagebioError
+    from imagebio.report.document import render_html
+    from imagebio.report.patient import build_patient_report
+
+    try:
+        html = render_html(build_patient_report(request.app.state.store, subject.patient_id))
+    except ImagebioError as exc:
+        return render(request, "error.html", status_code=400, status=400,
+                      detail=f"Patient report: not available ({type(exc).__name__}).")
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
 @router.get("/patients/{subject_id}", response_class=HTMLResponse)
@@ -152,7 +174,7 @@ def patient(subject_id: api.Id, request: Request, session: Db, user: User) -> HT
         baseline_tp=timepoints[0]["id"] if timepoints else None, live=live_response(session, subject),
         stored=stored_responses(session, subject), overrides=api.override_rows(session, subject),
         spider=Markup(spider_svg(_spider(lesions, timepoints))), dose=dose, risk=risk,
-        can_review=user.role in ("analyst", "admin"),
+        can_review=user.role in ("analyst", "admin"), report_available=_report_available(),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 MIN_PASSWORD_LENGTH = 8
+#: argon2id verification takes ~64 MiB and tens of ms each: bound how many logins are checked at once.
+_VERIFY_SLOTS = threading.BoundedSemaphore(4)
 
 
 def _hasher():
@@ -52,7 +55,8 @@ def verify_password(password_hash: str, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
-        return _hasher().verify(password_hash, password)
+        with _VERIFY_SLOTS:
+            return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
