@@ -18,7 +18,7 @@ from imagebio.dosimetry.kernels import (
     voxel_s_dose_gy,
 )
 from imagebio.dosimetry.nuclides import get_nuclide
-from imagebio.dosimetry.svalues import MGY_PER_MBQ_S, sphere_s_value
+from imagebio.dosimetry.svalues import MGY_PER_MBQ_S
 from imagebio.errors import UnsupportedDataError
 
 from .conftest import DATA

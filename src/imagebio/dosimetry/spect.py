@@ -47,7 +47,7 @@ import numpy as np
 
 from imagebio import units
 from imagebio.dosimetry.nuclides import canonical_nuclide_name, get_nuclide
-from imagebio.errors import EmptyMaskError, InvalidParameterError, MissingDicomTagError, UnsupportedDataError
+from imagebio.errors import EmptyMaskError, InvalidParameterError, MissingDicomTagError
 from imagebio.volume import Volume, check_same_grid
 
 __all__ = [

@@ -1,5 +1,5 @@
 # Generates tests/data/pingouin/reference_values.json with pingouin 0.7.0 (run once, in a throwaway venv).
-import json, sys
+import json
 import numpy as np, pandas as pd, pingouin as pg
 import matplotlib; matplotlib.use("Agg")
 pg.options["round.column.CI95"] = None  # full precision, not the 2-decimal display default
