@@ -18,7 +18,8 @@ head-to-head rows use the central 16³ voxels (4 096 voxel maps) for both tools;
 in the voxel count (``peer_s_extrapolated``), never as a measured ``peer_s``.
 
 Every tool runs in a fresh process (``benchmarks/peers/``): wall time of the extraction call only (best of
-``REPEAT`` for the fast ones), and peak RSS of that process (``VmHWM`` of /proc/self/status, interpreter,
+``REPEAT`` calls for whole-ROI extraction by imagebio and PyRadiomics and for imagebio's 16³ maps; one call for
+MIRP, PyRadiomics' voxel-based runs and imagebio's 64³ maps), and peak RSS of that process (``VmHWM`` of /proc/self/status, interpreter,
 libraries and data included; ``resource.getrusage`` ``ru_maxrss`` is only the fallback because on Linux it
 survives ``execve`` and would report at least the parent benchmark process's size). ``ratio`` = peer_s / ours_s (> 1: imagebio faster); ``peak_mem_mb`` is imagebio's peak RSS and
 ``peer_peak_mem_mb`` the peer's.
@@ -78,7 +79,7 @@ def _try_peer(python, script: str, payload: dict) -> dict | None:
         return None
     try:
         return run_peer(python, PEERS / script, payload)
-    except Exception as exc:  # a peer failure must not hide the other rows
+    except Exception as exc:  # noqa: BLE001 - a peer failure must not hide the other rows
         print(f"  peer {script} failed: {str(exc)[-300:]}", file=sys.stderr)
         return None
 
@@ -91,7 +92,7 @@ def _voxel_region(folder: Path) -> dict[str, tuple[Path, Path]]:
     image = sitk.ReadImage(str(SHARED / "lung2_image.nrrd"))
     label = sitk.ReadImage(str(SHARED / "lung2_label.nrrd"))
     spacing = (2.0, 2.0, 2.0)
-    size = [int(round(n * s / 2.0)) for n, s in zip(image.GetSize(), image.GetSpacing())]
+    size = [round(n * s / 2.0) for n, s in zip(image.GetSize(), image.GetSpacing())]
     resampled = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), spacing,
                               image.GetDirection(), -1024.0, sitk.sitkFloat32)
     centre_xyz = np.argwhere(sitk.GetArrayFromImage(label) > 0).mean(axis=0)[::-1]
@@ -135,7 +136,7 @@ def run() -> list[dict]:
                          n_features_ours=ours["n_features"], n_features_peer=mrp and mrp["n_features"]))
     with tempfile.TemporaryDirectory(prefix="bench_radiomics_") as tmp:
         region = _voxel_region(Path(tmp))
-        sub = {"image": str(region["sub"][0]), "mask": str(region["sub"][1])}
+        sub = {"image": str(region["sub"][0]), "mask": str(region["sub"][1]), "repeat": REPEAT}
         voxel = {"mode": "voxel", "preset": "pyradiomics-default", "radius_voxels": KERNEL_RADIUS}
         peer_settings = {"kernelRadius": KERNEL_RADIUS, "binWidth": 25, "voxelBatch": 1000}
         peer_rates = {}
@@ -154,7 +155,7 @@ def run() -> list[dict]:
                         {"mode": "voxel", "settings": peer_settings, "classes": ["firstorder"], **sub})
         rows.append(_row(f"voxel-wise first-order maps, {SUBREGION}³ voxels, kernel 5³", ours,
                          f"pyradiomics {pyr['version']}" if pyr else None, pyr))
-        full = {"image": str(region["full"][0]), "mask": str(region["full"][1])}
+        full = {"image": str(region["full"][0]), "mask": str(region["full"][1]), "repeat": 1}
         ours = _ours({**voxel, **full, "families": ["cm"], "aggregation": "3D_comb"})
         rate = peer_rates.get("3D_comb")
         rows.append(_row(f"voxel-wise GLCM maps 3D_comb, {REGION}³ voxels, kernel 5³", ours, None, None,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import subprocess
 from datetime import datetime
 
 import numpy as np
 import pydicom
 import pytest
+
+from tests.dicom_validation import dciodvfy_errors
 
 from imagebio.errors import DicomReadError, InvalidParameterError, StoreError, UnsupportedDataError
 from imagebio.io.sr import (
@@ -36,17 +36,6 @@ def demo(tmp_path_factory):
 def demo_subject(demo) -> str:
     return demo.run.done[0]
 WHEN = datetime(2024, 1, 2, 3, 4, 5)
-
-
-def _dciodvfy_errors(path) -> list[str]:
-    """dciodvfy error lines, or None when the tool is absent (required when $CI is set)."""
-    tool = shutil.which("dciodvfy")
-    if tool is None:
-        if os.environ.get("CI"):
-            pytest.fail("dciodvfy is required in CI (run .ci/install-dicom3tools.sh)")
-        return None
-    out = subprocess.run([tool, "-new", str(path)], check=False, capture_output=True, text=True, timeout=60)
-    return [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +136,7 @@ def test_sr_links_lesions_across_time_points_and_references_seg_and_images(expor
 
 def test_sr_passes_dciodvfy(exported):
     for path in exported.paths:
-        errors = _dciodvfy_errors(path)
-        if errors is None:
-            pytest.skip("dciodvfy not installed and CI not set")
+        errors = dciodvfy_errors(path)
         assert errors == [], errors
 
 

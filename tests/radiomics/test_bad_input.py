@@ -115,9 +115,9 @@ def test_nan_next_to_roi_spread_by_interpolation_is_an_error(ct):
     # The 2 mm grid of ibsi-c has x nodes at 0.5, 2.5, 4.5 ... (original voxel indices): the node at 4.5 is half
     # ROI (kept at the 0.5 partial-volume threshold) and half NaN voxel, so trilinear interpolation carries it in.
     image[:, :, 4] = np.nan
-    with pytest.warns(RuntimeWarning, match="outside the ROI"):
-        with pytest.raises(InvalidParameterError, match="after interpolation"):
-            extract_features(image, mask, SPACING, "ibsi-c")
+    with (pytest.warns(RuntimeWarning, match="outside the ROI"),
+          pytest.raises(InvalidParameterError, match="after interpolation")):
+        extract_features(image, mask, SPACING, "ibsi-c")
 
 
 def test_cli_geometry_mismatch_is_one_line_exit_2(tmp_path, capsys):

@@ -185,3 +185,21 @@ def test_pyradiomics_default_bins_start_at_a_multiple_of_the_width(rng):
     ibsi_origin = extract_features(image, mask, (1.0, 1.0, 1.0),
                                    dataclasses.replace(default, fbs_bin_origin="lower_bound"))
     assert ibsi_origin["ih_max"] == 40
+
+
+def test_extract_dicom_rtstruct_equals_nifti(tmp_path):
+    # IBSI validation patient STS_003 (tests/data/ibsi_validation/SOURCE.md): the DICOM CT + RTSTRUCT and the NIfTI
+    # conversion hold the same voxels; only the spacing differs in the NIfTI header's float32 precision.
+    root = IBSI_DIR.parent / "ibsi_validation"
+    dicom, nifti = root / "dicom" / "STS_003" / "CT", root / "nifti" / "STS_003"
+    out_dicom, out_nifti = tmp_path / "dicom.csv", tmp_path / "nifti.csv"
+    assert run_cli(["radiomics", dicom / "image", dicom / "mask" / "RS.dcm", "--preset", "pyradiomics-default",
+                    "--out", out_dicom]) == 0
+    assert run_cli(["radiomics", nifti / "CT_image.nii.gz", nifti / "CT_mask.nii.gz", "--preset",
+                    "pyradiomics-default", "--out", out_nifti]) == 0
+    from_dicom = {r["tag"]: float(r["value"]) for r in read_csv(out_dicom)}
+    from_nifti = {r["tag"]: float(r["value"]) for r in read_csv(out_nifti)}
+    assert from_dicom.keys() == from_nifti.keys()
+    assert from_dicom["int_mask_vox_count_init_roi"] == from_nifti["int_mask_vox_count_init_roi"]
+    for tag, value in from_nifti.items():
+        assert from_dicom[tag] == pytest.approx(value, rel=1e-6, abs=1e-9, nan_ok=True), tag

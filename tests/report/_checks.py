@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-
-def require_tool(name: str) -> str | None:
-    """Path of an external tool; fails in CI (``$CI`` set) when absent, else returns None (caller skips)."""
-    tool = shutil.which(name)
-    if tool is None and os.environ.get("CI"):
-        pytest.fail(f"{name} is required in CI (run .ci/install-dicom3tools.sh)")
-    return tool
-
-
-def dciodvfy_errors(path: Path) -> list[str]:
-    tool = require_tool("dciodvfy")
-    if tool is None:
-        pytest.skip("dciodvfy not installed and CI not set")
-    out = subprocess.run([tool, "-new", str(path)], check=False, capture_output=True, text=True, timeout=60)
-    return [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
+from tests.dicom_validation import dciodvfy_errors, require_tool  # noqa: F401 - re-exported
 
 
 def png_is_not_blank(data: bytes) -> bool:

@@ -92,13 +92,11 @@ def test_newest_override_wins_and_a_withdrawal_restores_the_computed_category(st
     category = by_id.category_for("recist11", follow_id)
     assert (category.category, category.reason, category.timepoint_date) == ("SD", "second read", "2024-03-01")
     assert by_id.category_for("recist11", base_id) is None
-    with store.session(readonly=True) as s:
-        with pytest.raises(StoreError):
-            response_overrides(s, "nobody")
-    with store.session() as s:
-        with pytest.raises(InvalidParameterError, match="reason"):
-            record_category_override(s, s.get(type(follow), follow_id), "recist11", "PD", "  ",
-                                     s.get(User, 1))
+    with store.session(readonly=True) as s, pytest.raises(StoreError):
+        response_overrides(s, "nobody")
+    with store.session() as s, pytest.raises(InvalidParameterError, match="reason"):
+        record_category_override(s, s.get(type(follow), follow_id), "recist11", "PD", "  ",
+                                 s.get(User, 1))
 
 
 def test_deleting_a_user_keeps_the_override_name(store):

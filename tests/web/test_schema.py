@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_api_has_no_server_errors(app, client_for):
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def check(case):
+        def check(case, operation=operation):
             response = case.call_and_validate(
                 cookies=dict(client.cookies), headers={"X-CSRF-Token": csrf},
                 checks=[not_a_server_error, response_schema_conformance, status_code_conformance],

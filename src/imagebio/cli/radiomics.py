@@ -25,7 +25,7 @@ import typer
 from imagebio.cli._console import console, error_console, progress_bar
 from imagebio.cli._groups import default_group
 
-__all__ = ["app", "extract_command", "batch_command", "visit_lesion_features"]
+__all__ = ["app", "batch_command", "extract_command", "visit_lesion_features"]
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 DbOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--db", help="Store: an SQLite file path or any SQLAlchemy URL (default: $IMAGEBIO_DB or ./imagebio.db)."),
 ]
 
@@ -35,7 +35,7 @@ def start(
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     secret_key_file: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--secret-key-file", help="File with the session-signing key (default $IMAGEBIO_WEB_SECRET or random).",
                      exists=True, dir_okay=False),
     ] = None,
@@ -60,7 +60,7 @@ def start(
 def add_user_command(
     name: Annotated[str, typer.Argument(help="Login name (not a patient identifier).")],
     role: Annotated[str, typer.Option("--role", help="viewer, analyst or admin.")] = "viewer",
-    project: Annotated[Optional[list[str]], typer.Option("--project", help="Project granted (repeatable; '*' = all).")] = None,
+    project: Annotated[list[str] | None, typer.Option("--project", help="Project granted (repeatable; '*' = all).")] = None,
     password: Annotated[
         str,
         typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="IMAGEBIO_WEB_PASSWORD",

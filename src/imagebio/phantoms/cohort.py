@@ -137,6 +137,7 @@ def _dce_series_attributes_common(protocol: DceProtocol) -> dict[str, object]:
         "ScanningSequence": "GR", "SequenceVariant": "SP", "MRAcquisitionType": "3D",
         "RepetitionTime": f"{protocol.tr_s * 1000:g}", "EchoTime": f"{protocol.te_s * 1000:g}",
         "MagneticFieldStrength": "1.5", "ImagingFrequency": "63.87", "ImagedNucleus": "1H",
+        "ScanOptions": "", "EchoTrainLength": 1,
     }
 
 
@@ -154,7 +155,6 @@ def _dce_series_attributes(visit: VisitDesign, protocol: DceProtocol) -> dict[st
 def _vfa_series_attributes(protocol: DceProtocol) -> dict[str, object]:
     """The VFA T1 series: the DCE sequence without contrast, one frame per flip angle (FlipAngle per frame)."""
     attributes = _dce_series_attributes_common(protocol)
-    attributes["ScanOptions"] = "VFA"
     return attributes
 
 
@@ -168,13 +168,15 @@ def _vfa_frame_attributes(visit: VisitDesign, protocol: DceProtocol) -> list[dic
 
 
 def _dce_frame_attributes(visit: VisitDesign, protocol: DceProtocol) -> list[dict[str, object]]:
-    """Per-frame timing: TemporalPositionIdentifier (1-based), TriggerTime (ms), Acquisition/Content Time."""
+    """Per-frame timing: TemporalPositionIdentifier (1-based) and Acquisition/Content Time.
+
+    TriggerTime is not written: the MR Image module allows it only for gated acquisitions (PS3.3 C.8.3.1).
+    """
     attributes = []
     for f, t in enumerate(protocol.frame_times_s):
         when = dicom_time(visit.dce_datetime + timedelta(seconds=float(t)))
         attributes.append(
-            {"TemporalPositionIdentifier": f + 1, "TriggerTime": f"{t * 1000.0:.1f}", "AcquisitionTime": when,
-             "ContentTime": when}
+            {"TemporalPositionIdentifier": f + 1, "AcquisitionTime": when, "ContentTime": when}
         )
     return attributes
 

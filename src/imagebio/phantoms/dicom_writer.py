@@ -394,6 +394,14 @@ def pet_frame_reference_time_s(frame_duration_s: float, half_life_s: float) -> f
     return math.log(x / (1.0 - math.exp(-x))) / lam
 
 
+def _code(value: str, meaning: str, scheme: str = "SCT") -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
 def write_pet_series(
     folder: Path,
     bq_per_ml: np.ndarray,
@@ -427,7 +435,6 @@ def write_pet_series(
     ds.Units = "BQML"
     ds.CountsSource = "EMISSION"
     ds.NumberOfSlices = nz
-    ds.NumberOfTimeSlices = 1
     ds.DecayCorrection = "START"
     ds.CorrectedImage = ["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"]
     ds.RandomsCorrectionMethod = "DLYD"
@@ -444,16 +451,22 @@ def write_pet_series(
     rad.RadionuclideHalfLife = _ds(acquisition.half_life_s)
     rad.RadionuclidePositronFraction = _ds(acquisition.positron_fraction)
     nuclide = Dataset()
-    nuclide.CodeValue = "C-111A1"
-    nuclide.CodingSchemeDesignator = "SRT"
+    nuclide.CodeValue = "77004003"
+    nuclide.CodingSchemeDesignator = "SCT"
     nuclide.CodeMeaning = "^18^Fluorine"
     rad.RadionuclideCodeSequence = [nuclide]
     agent = Dataset()
-    agent.CodeValue = "C-B1031"
-    agent.CodingSchemeDesignator = "SRT"
+    agent.CodeValue = "35321007"
+    agent.CodingSchemeDesignator = "SCT"
     agent.CodeMeaning = "Fluorodeoxyglucose F^18^"
     rad.RadiopharmaceuticalCodeSequence = [agent]
     ds.RadiopharmaceuticalInformationSequence = [rad]
+    del ds.PatientPosition  # PS3.3 C.7.3.1: absent when PatientOrientationCodeSequence is present
+    # NM/PET Patient Orientation module (Type 2): recumbent, supine, head first
+    orientation = _code("102538003", "recumbent")
+    orientation.PatientOrientationModifierCodeSequence = [_code("40199007", "supine")]
+    ds.PatientOrientationCodeSequence = [orientation]
+    ds.PatientGantryRelationshipCodeSequence = [_code("102540008", "headfirst")]
     # PET Image module
     frame_ref_s = pet_frame_reference_time_s(acquisition.frame_duration_s, acquisition.half_life_s)
     ds.FrameReferenceTime = _ds(frame_ref_s * 1000.0)

@@ -106,7 +106,10 @@ def extract_features(
     def want(prefix: str) -> bool:
         return wanted is None or prefix in wanted
 
-    img = np.asarray(img, dtype=np.float64)
+    if (cfg.round_initial_intensities or cfg.new_spacing_mm is not None or cfg.filter is not None
+            or not np.issubdtype(img.dtype, np.integer)):
+        img = np.asarray(img, dtype=np.float64)
+    # else: integer input (e.g. int16 HU) is converted after cropping to the ROI (memory on large images)
     if cfg.round_initial_intensities:
         img = np.rint(img)
     if roi.dtype != bool:  # a boolean mask needs no float copy (memory on large images)
@@ -154,10 +157,11 @@ def extract_features(
         reach_mm = 10.0 * (3.0 * cfg.local_intensity_volume_cm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
         img = response_map_near_roi(img, spacing, cfg.filter, morph_mask, margin_mm=reach_mm)
         lower = None  # re-segmentation bounds are unfiltered intensities: bins of a response start at its minimum
-    else:
-        # Memory: every feature below depends only on ROI voxels and, for the local intensity peak, on voxels
-        # within the peak sphere's radius, so the arrays are cropped to the ROI box plus that reach.
-        img, int_mask, morph_mask = _crop_to_roi(img, int_mask, morph_mask, spacing, cfg.local_intensity_volume_cm3)
+    # Memory: every feature below depends only on ROI voxels and, for the local intensity peak, on voxels within
+    # the peak sphere's radius (the filter response is already computed), so the arrays are cropped to the ROI box
+    # plus that reach.
+    img, int_mask, morph_mask = _crop_to_roi(img, int_mask, morph_mask, spacing, cfg.local_intensity_volume_cm3)
+    img = np.asarray(img, dtype=np.float64)
 
     if want("morph"):
         features.update(morphology_features(img, int_mask, morph_mask, spacing))
@@ -213,7 +217,7 @@ def _crop_to_roi(image: np.ndarray, int_mask: np.ndarray, morph_mask: np.ndarray
     reach_mm = 10.0 * (3.0 * volume_cm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
     box = processing.bounding_box(morph_mask)
     crop = tuple(slice(max(0, b.start - m), min(n, b.stop + m)) for b, n, m in
-                 zip(box, morph_mask.shape, (int(math.ceil(reach_mm / s)) + 1 for s in spacing)))
+                 zip(box, morph_mask.shape, (math.ceil(reach_mm / s) + 1 for s in spacing)))
     return image[crop], int_mask[crop], morph_mask[crop]
 
 

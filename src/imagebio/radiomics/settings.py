@@ -14,7 +14,7 @@ from typing import Any
 from imagebio.errors import InvalidParameterError
 from imagebio.radiomics.filters.settings import FilterSettings
 
-__all__ = ["RadiomicsSettings", "load_settings", "available_presets", "resolve_preset_name", "PRESET_ALIASES"]
+__all__ = ["PRESET_ALIASES", "RadiomicsSettings", "available_presets", "load_settings", "resolve_preset_name"]
 
 _INTERPOLATORS = ("nearest", "linear", "cubic")
 _DISCRETISATIONS = ("fbs", "fbn", "none")

@@ -81,7 +81,7 @@ def load_patient(session, patient_id: str) -> PatientData:
     StoreError
         The subject is not in the store.
     """
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
 
     from imagebio.store import Measurement, Roi, Series, Subject, Timepoint
     from imagebio.store.queries import list_subjects, measurements_frame
@@ -112,7 +112,8 @@ def load_patient(session, patient_id: str) -> PatientData:
         .join(Series, Measurement.series_id == Series.id)
         .join(Timepoint, Series.timepoint_id == Timepoint.id)
         .where(Roi.subject_id == subject.id)
-        .where(Measurement.name.like("%response_%"))
+        .where(or_(Measurement.name.startswith("response_", autoescape=True),
+                   Measurement.name.startswith("best_response_", autoescape=True)))
         .order_by(Timepoint.study_datetime, Measurement.name)
     ).all()
     for m, label in rows:

@@ -16,8 +16,17 @@ from imagebio.store.models import Roi, Series, Subject, Timepoint
 from imagebio.web.models import ALL_PROJECTS, UNASSIGNED_PROJECT, User
 from imagebio.web.security import can_see, csrf_matches, granted_projects, has_role
 
-__all__ = ["Viewer", "load_user", "subject_for", "timepoint_for", "series_for", "roi_for", "visible_subjects_clause",
-           "check_csrf", "require_role"]
+__all__ = [
+    "Viewer",
+    "check_csrf",
+    "load_user",
+    "require_role",
+    "roi_for",
+    "series_for",
+    "subject_for",
+    "timepoint_for",
+    "visible_subjects_clause",
+]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,19 +46,29 @@ UNAUTHORISED = {
 NOT_FOUND = {404: {"model": schemas.ErrorOut, "description": "No such object"}}
 
 
+#: Store connections a process's requests may hold at once (SQLAlchemy's default pool has 5 + 10 overflow; the
+#: rest is left to writes and the audit writer). Waiting requests hold no worker thread.
+MAX_READ_SESSIONS = 10
+
+
 def db(request: Request) -> Iterator[Session]:
     with request.app.state.store.session(readonly=True) as session:
         yield session
 
 
-def viewer(request: Request, session: Session = Depends(db)) -> Viewer:
+#: One shared dependency object, so that the concurrency limit is shared; ``scope="function"`` closes the read
+#: session when the handler returns, before the response (and its audit entry) is sent.
+DB = Depends(db, scope="function", max_concurrency=MAX_READ_SESSIONS)
+
+
+def viewer(request: Request, session: Session = DB) -> Viewer:
     user = load_user(session, request)
     if user is None:
         raise HTTPException(401, "log in first", headers={"WWW-Authenticate": 'Cookie realm="imagebio"'})
     return user
 
 
-Db = Annotated[Session, Depends(db)]
+Db = Annotated[Session, DB]
 User = Annotated[Viewer, Depends(viewer)]
 
 router = APIRouter(prefix="/api", responses=UNAUTHORISED)
@@ -530,9 +540,10 @@ def post_category(timepoint_id: Id, body: schemas.CategoryIn, request: Request, 
 
 
 @router.get("/audit", response_model=schemas.Page[schemas.AuditOut], summary="The audit log (admin)")
-def list_audit(session: Db, user: User, limit: Limit = 100, offset: Offset = 0,
+def list_audit(request: Request, session: Db, user: User, limit: Limit = 100, offset: Offset = 0,
                action: Literal["view", "change", "login", "login_failed", "logout", "denied"] | None = None) -> dict:
     require_role(user, "admin")
+    request.app.state.audit.flush()
     stmt = select(AuditEntry)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)

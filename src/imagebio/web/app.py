@@ -5,7 +5,8 @@
 
 Sessions are signed cookies (``itsdangerous`` via Starlette's ``SessionMiddleware``; SameSite=strict, HttpOnly)
 holding only the user id and a CSRF token. Every request but static files is written to the ``audit_log`` table
-with the user, method, path (store ids only; the query string is not kept) and status.
+with the user, method, path (store ids only; the query string is not kept) and status, by a background writer
+(:mod:`imagebio.web.audit`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from imagebio.store import Store, open_store
 
-__all__ = ["create_app", "SECRET_ENV_VAR", "SESSION_MAX_AGE_S"]
+__all__ = ["SECRET_ENV_VAR", "SESSION_MAX_AGE_S", "create_app"]
 
 SECRET_ENV_VAR = "IMAGEBIO_WEB_SECRET"
 SESSION_MAX_AGE_S = 8 * 3600
@@ -71,12 +73,21 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     from imagebio import __version__
     from imagebio.errors import ImagebioError
     from imagebio.web import api, pages
+    from imagebio.web.audit import AuditWriter
     from imagebio.web.images import SeriesImages
     from imagebio.web.models import AuditEntry
 
     if not isinstance(store, Store):
         store = open_store(store)
+    audit = AuditWriter(store)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        audit.flush()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="imagebio dashboard",
         version=__version__,
         description="Browse subjects, view images with overlays, and review response results. Ids in URLs are "
@@ -88,6 +99,7 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     )
     app.state.store = store
     app.state.images = SeriesImages(max_volumes)
+    app.state.audit = audit
 
     @app.middleware("http")
     async def audit_and_headers(request: Request, call_next):
@@ -104,9 +116,7 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
                 action=_audit_action(request.method, path, response.status_code), method=request.method,
                 path=path[:512], status=response.status_code,
             )
-            from starlette.concurrency import run_in_threadpool
-
-            await run_in_threadpool(_write_audit, store, entry)
+            app.state.audit.add(entry)
         return response
 
     app.add_middleware(
@@ -143,9 +153,3 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     return app
 
 
-def _write_audit(store: Store, entry) -> None:
-    try:
-        with store.session() as session:
-            session.add(entry)
-    except Exception:  # noqa: BLE001 - never lose the response because the audit write failed; say so in the log
-        log.exception("audit log write failed")

@@ -15,8 +15,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from imagebio.store.models import Base, UtcDateTime, utcnow
 
-__all__ = ["ROLES", "OVERRIDE_KINDS", "ALL_PROJECTS", "UNASSIGNED_PROJECT", "User", "ProjectGrant", "Override",
-           "AuditEntry"]
+__all__ = [
+    "ALL_PROJECTS",
+    "OVERRIDE_KINDS",
+    "ROLES",
+    "UNASSIGNED_PROJECT",
+    "AuditEntry",
+    "Override",
+    "ProjectGrant",
+    "User",
+]
 
 #: Roles in increasing power: viewers read, analysts also review (overrides), admins also manage users.
 ROLES = ("viewer", "analyst", "admin")

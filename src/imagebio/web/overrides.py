@@ -19,12 +19,12 @@ from imagebio.store.models import Roi, Subject, Timepoint
 from imagebio.web.models import Override, User
 
 __all__ = [
-    "LesionMatch",
     "CategoryOverride",
+    "LesionMatch",
     "ResponseOverrides",
-    "response_overrides",
-    "record_lesion_match",
     "record_category_override",
+    "record_lesion_match",
+    "response_overrides",
 ]
 
 

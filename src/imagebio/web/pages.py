@@ -29,14 +29,14 @@ class LoginRequired(HTTPException):
         super().__init__(303, "log in first", headers={"Location": "/login"})
 
 
-def page_user(request: Request, session: Session = Depends(api.db)) -> Viewer:
+def page_user(request: Request, session: Session = api.DB) -> Viewer:
     user = load_user(session, request)
     if user is None:
         raise LoginRequired()
     return user
 
 
-Db = Annotated[Session, Depends(api.db)]
+Db = Annotated[Session, api.DB]
 User = Annotated[Viewer, Depends(page_user)]
 
 

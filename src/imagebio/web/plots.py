@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["waterfall_svg", "spider_svg", "CATEGORY_COLOURS"]
+__all__ = ["CATEGORY_COLOURS", "spider_svg", "waterfall_svg"]
 
 CATEGORY_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "PD": "#d73027", "NE": "#999999"}
 _W, _H, _PAD = 640, 260, 40
@@ -25,8 +25,8 @@ def waterfall_svg(bars: list[tuple[str, float, str | None]]) -> str:
     high = max(30.0, max(b[1] for b in bars) * 1.1)
     low = min(-100.0, min(b[1] for b in bars) * 1.1)
     width = (_W - 2 * _PAD) / len(bars)
-    parts = [f'<svg class="plot waterfall" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-             'aria-label="waterfall plot of best percent change">']
+    parts = [(f'<svg class="plot waterfall" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+              'aria-label="waterfall plot of best percent change">')]
     for ref in (20.0, -30.0):
         if low < ref < high:
             parts.append(f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{_y(ref, low, high):.1f}" y2="{_y(ref, low, high):.1f}" '
@@ -58,8 +58,8 @@ def spider_svg(series: dict[str, list[tuple[float, float]]]) -> str:
     def x(day: float) -> float:
         return _PAD + day / max_day * (_W - 2 * _PAD)
 
-    parts = [f'<svg class="plot spider" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-             'aria-label="spider plot of lesion change">']
+    parts = [(f'<svg class="plot spider" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+              'aria-label="spider plot of lesion change">')]
     zero = _y(0.0, low, high)
     parts.append(f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#000"/>')
     palette = ["#d73027", "#4575b4", "#fdae61", "#1a9850", "#762a83", "#e08214"]

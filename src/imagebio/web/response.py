@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from imagebio.store.models import Measurement, Roi, Subject, Timepoint
 from imagebio.web.overrides import ResponseOverrides, response_overrides
 
-__all__ = ["PATIENT_ROI", "live_lesion_rows", "live_response", "stored_responses", "effective_lesion_ids"]
+__all__ = ["PATIENT_ROI", "effective_lesion_ids", "live_lesion_rows", "live_response", "stored_responses"]
 
 PATIENT_ROI = "patient"
 _VALUE_NAMES = ("volume", "longest_diameter", "short_axis")
@@ -137,8 +137,28 @@ def live_lesion_rows(session: Session, subject: Subject, overrides: ResponseOver
     return rows, all_diameters
 
 
+#: Live assessments by (store URL, subject id, data version): recomputed only when the subject's lesion
+#: measurements or overrides change.
+_LIVE_CACHE: Any = None
+
+
+def _data_version(session: Session, subject: Subject) -> tuple:
+    from sqlalchemy import func
+
+    from imagebio.web.models import Override
+
+    measured = session.execute(
+        select(func.count(Measurement.id), func.max(Measurement.id), func.max(Measurement.created_at))
+        .join(Roi, Measurement.roi_id == Roi.id).where(Roi.subject_id == subject.id)
+    ).one()
+    overridden = session.execute(
+        select(func.count(Override.id), func.max(Override.id)).where(Override.subject_id == subject.id)
+    ).one()
+    return (*measured, *overridden)
+
+
 def live_response(session: Session, subject: Subject) -> dict[str, Any]:
-    """The live assessment(s) of one subject with overrides applied.
+    """The live assessment(s) of one subject with overrides applied (cached per data version; do not mutate).
 
     Returns
     -------
@@ -147,6 +167,16 @@ def live_response(session: Session, subject: Subject) -> dict[str, Any]:
         overridden_by, override_reason, overridden_at}], "best": {...}}``, or ``{"error": text}`` when the
         lesion table is not assessable (e.g. a reader matched two ROIs of one visit to the same lesion).
     """
+    global _LIVE_CACHE
+    if _LIVE_CACHE is None:
+        from imagebio.web.images import LruCache
+
+        _LIVE_CACHE = LruCache(4096)
+    key = (str(session.get_bind().url), subject.id, _data_version(session, subject))
+    return _LIVE_CACHE.get(key, lambda: _assess_live(session, subject))
+
+
+def _assess_live(session: Session, subject: Subject) -> dict[str, Any]:
     import pandas as pd
 
     from imagebio.errors import ImagebioError

@@ -20,16 +20,16 @@ from imagebio.store.models import Subject
 from imagebio.web.models import ALL_PROJECTS, ROLES, UNASSIGNED_PROJECT, ProjectGrant, User
 
 __all__ = [
-    "hash_password",
-    "verify_password",
     "add_user",
     "authenticate",
-    "granted_projects",
     "can_see",
-    "has_role",
-    "new_csrf_token",
     "csrf_matches",
+    "granted_projects",
+    "has_role",
+    "hash_password",
+    "new_csrf_token",
     "project_of",
+    "verify_password",
 ]
 
 MIN_PASSWORD_LENGTH = 8
