@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def run() -> list[dict]:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(work, ignore_errors=True)
     lat = np.array(latencies)
     p50, p95, p99 = (float(np.percentile(lat, q)) for q in (50, 95, 99))
     print(f"web: {N_CLIENTS} clients, {elapsed:.1f} s, {len(lat)} requests ({len(lat) / elapsed:.1f}/s), "

@@ -36,7 +36,7 @@ def waterfall_svg(bars: list[tuple[str, float, str | None]]) -> str:
         top, bottom = sorted((zero, _y(change, low, high)))
         colour = CATEGORY_COLOURS.get(category or "", "#4575b4")
         parts.append(f'<rect x="{_PAD + i * width + 2:.1f}" y="{top:.1f}" width="{max(width - 4, 1):.1f}" '
-                     f'height="{max(bottom - top, 1):.1f}" fill="{colour}"><title>{escape(label)}: {change:+.1f} % '
+                     f'height="{max(bottom - top, 2):.1f}" fill="{colour}"><title>{escape(label)}: {change:+.1f} % '
                      f'({escape(category or "")})</title></rect>')
     parts.append(f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#000"/>')
     parts.append(f'<text x="4" y="{_PAD - 8}" font-size="11">best change of target sum (%)</text>')
