@@ -26,7 +26,8 @@ from imagebio.pipeline.response_run import (
     lesion_table_from_store,
 )
 from imagebio.response import assess
-from imagebio.store import Measurement, Roi, ingest_folder, open_store
+from imagebio.store import Measurement, Roi, Subject, ingest_folder, open_store
+from imagebio.store.review import User
 
 pytestmark = pytest.mark.slow
 
@@ -263,3 +264,37 @@ def test_stored_organ_and_lesion_id_are_used(cohort):
     assert node["is_lymph_node"].all() and (node["role"] == "target").all()
     assert "lesion_1" not in set(table.lesion_id)
     assert not table.loc[table.lesion_id != "N1", "is_lymph_node"].any()
+
+
+def test_reader_overrides_are_respected_by_reruns(cohort):
+    # Issue 11: a reader's lesion match and category override are stored with user and time and a rerun keeps
+    # them. RECIST 1.1 rule 21: a new lesion is PD, whatever the target sum does.
+    from imagebio.store import Timepoint
+    from imagebio.store.overrides import record_category_override, record_lesion_match
+    from imagebio.web.security import add_user
+
+    manifest, store, _, _ = cohort
+    stable = next(p for p in manifest.patients if p.response_category == "stable")
+    with store.session() as session:
+        subject = session.scalars(select(Subject).where(Subject.patient_id == stable.patient_id)).one()
+        follow_up = session.scalars(
+            select(Timepoint).where(Timepoint.subject_id == subject.id).order_by(Timepoint.study_datetime.desc())
+        ).first()
+        roi = session.scalars(
+            select(Roi).where(Roi.timepoint_id == follow_up.id, Roi.name == "lesion_1")
+        ).one()
+        reader = add_user(session, "reader1", "a long enough password", "analyst", ["*"])
+        record_lesion_match(session, roi, None, "not the baseline lesion: a new one", reader)
+        follow_up_id = follow_up.id
+    result = assess_store(store, "recist11", subjects=[stable.patient_id])
+    last = result[result["timepoint"] != "best"].iloc[-1]
+    assert last["category"] == "PD" and "new" in last["reason"]
+
+    with store.session() as session:
+        reader = session.scalars(select(User).where(User.username == "reader1")).one()
+        record_category_override(session, session.get(Timepoint, follow_up_id), "recist11", "SD",
+                                 "new lesion is an artefact on review", reader)
+    result = assess_store(store, "recist11", subjects=[stable.patient_id])
+    last = result[result["timepoint"] != "best"].iloc[-1]
+    assert last["category"] == "SD"
+    assert "overridden by reader1" in last["reason"] and "computed PD" in last["reason"]

@@ -23,8 +23,13 @@ TEST_DB_URL = os.environ.get("IMAGEBIO_TEST_DB_URL")
 def _reset(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if engine.dialect.name == "postgresql":
+            # every table of every revision, registered or not in this process
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 

@@ -186,7 +186,7 @@ def test_slice_tiles(client_for, ids):
 
 
 def test_match_change_updates_response_and_is_recorded(client_for, ids, web_store):
-    from imagebio.web.overrides import response_overrides
+    from imagebio.store.overrides import response_overrides
 
     client, csrf = client_for("oth")  # analyst of project "other" (DP000-002: lesion_1 at both visits)
     other = ids["other"]

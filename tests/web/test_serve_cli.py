@@ -62,7 +62,7 @@ def test_serve_help_and_light_cli_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
     # Response code and the migration use these modules: they must not load the web server stack.
-    code = ("import sys, imagebio.web.models, imagebio.web.overrides, imagebio.web.security; "
+    code = ("import sys, imagebio.store.review, imagebio.store.overrides, imagebio.web.security; "
             "print(','.join(m for m in ('fastapi', 'starlette', 'uvicorn', 'argon2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -53,11 +53,17 @@ def demo(
     ),
     patients: Annotated[int, typer.Option("--patients", min=1, max=50, help="Number of digital patients.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the digital cohort (deterministic).")] = 0,
+    serve: Annotated[bool, typer.Option("--serve", help="Then open the results in the web dashboard.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Dashboard port (with --serve), bound to 127.0.0.1.")] = 8000,
 ) -> None:
     """Generate the digital-patient cohort as DICOM, ingest it, measure lesion biomarkers, print a summary."""
     from imagebio.cli.demo import run_demo_command
 
     run_demo_command(out, patients, seed)
+    if serve:
+        from imagebio.cli.serve import serve_demo
+
+        serve_demo(out, port=port)
 
 
 @app.command()

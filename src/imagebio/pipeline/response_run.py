@@ -55,6 +55,7 @@ from imagebio.store import (
     start_run,
     upsert_roi,
 )
+from imagebio.store.overrides import ResponseOverrides, response_overrides
 from imagebio.volume import Volume, check_same_grid
 
 __all__ = [
@@ -269,17 +270,26 @@ def _subject_visits(session, subject: Subject) -> list[_Visit]:
     return visits
 
 
-def _identity(visit: _Visit, name: str, stored: dict[tuple[int | None, str], Roi]) -> tuple[str, str]:
-    """(lesion_id, organ) of a ROI of a visit: the stored ROI's lesion_id and organ where set."""
+def _identity(
+    visit: _Visit, name: str, stored: dict[tuple[int | None, str], Roi], overrides: ResponseOverrides | None = None
+) -> tuple[str, str]:
+    """(lesion_id, organ) of a ROI of a visit: a reader's lesion match if any, else the stored ROI's lesion_id
+    and organ where set. A reader's "new lesion" gives the ROI an identity of its own at that visit."""
     here = stored.get((visit.timepoint.id, name))
     anywhere = stored.get((None, name))
     lesion_id = next((r.lesion_id for r in (here, anywhere) if r is not None and r.lesion_id), name)
+    match = None if overrides is None else overrides.match_by_name(visit.timepoint.id, name)
+    if match is not None:
+        lesion_id = match.lesion_id if match.lesion_id is not None else f"{name} (new on {visit.date})"
     organ = next((r.organ for r in (here, anywhere) if r is not None and r.organ), f"unknown ({lesion_id})")
     return lesion_id, organ
 
 
 def _table_rows(
-    subject: Subject, visits: list[_Visit], stored: dict[tuple[int | None, str], Roi]
+    subject: Subject,
+    visits: list[_Visit],
+    stored: dict[tuple[int | None, str], Roi],
+    overrides: ResponseOverrides | None = None,
 ) -> list[dict[str, Any]]:
     """Lesion-table rows of one subject, with roles from RECIST 1.1 target selection at baseline."""
     import pandas as pd
@@ -303,7 +313,7 @@ def _table_rows(
 
     # An empty segment at baseline is no lesion to follow.
     base_rows = [
-        row_of(baseline, *_identity(baseline, name, stored), "", values)
+        row_of(baseline, *_identity(baseline, name, stored, overrides), "", values)
         for name, values in baseline.rows.items()
         if values["status"] == "present"
     ]
@@ -317,7 +327,7 @@ def _table_rows(
     for visit in follow_ups:
         seen = set()
         for name, values in visit.rows.items():
-            lesion_id, organ = _identity(visit, name, stored)
+            lesion_id, organ = _identity(visit, name, stored, overrides)
             if lesion_id in not_followed:
                 continue
             if lesion_id not in roles:
@@ -437,7 +447,7 @@ def _lesion_table(
                 subject = session.get(Subject, subject_id)
                 stored = _stored_rois(session, subject_id)
                 visits = _subject_visits(session, subject)
-                subject_rows = _table_rows(subject, visits, stored)
+                subject_rows = _table_rows(subject, visits, stored, response_overrides(session, subject))
                 if len(subject_rows):
                     read_lesion_table(pd.DataFrame(subject_rows, columns=list(_TABLE_COLUMNS)))  # validate
                 if record:
@@ -568,6 +578,7 @@ def assess_store(
     settings_hash = hash_settings({"criteria": criteria, **dataclasses.asdict(resolved)})
     name = f"response_{criteria}"
     with store.session() as session:
+        _apply_category_overrides(session, result, criteria)
         for patient_id, rows in result.groupby("subject", sort=True):
             subject = session.scalars(select(Subject).where(Subject.patient_id == patient_id)).one()
             roi = upsert_roi(session, subject, PATIENT_ROI)
@@ -594,6 +605,30 @@ def assess_store(
         finish_run(session, run_id)
     result.attrs["failed"] = failed
     return result
+
+
+def _apply_category_overrides(session, result, criteria: str) -> None:
+    """Replace computed categories by the readers' overrides in force (in place), saying so in the reason."""
+    for patient_id in result["subject"].unique():
+        subject = session.scalars(select(Subject).where(Subject.patient_id == patient_id)).one()
+        overrides = response_overrides(session, subject)
+        if not overrides.categories:
+            continue
+        dates = {
+            tp.study_datetime.date().isoformat(): tp.id
+            for tp in session.scalars(select(Timepoint).where(Timepoint.subject_id == subject.id))
+            if tp.study_datetime is not None
+        }
+        for index in result.index[result["subject"] == patient_id]:
+            timepoint_id = dates.get(result.at[index, "timepoint"])
+            override = None if timepoint_id is None else overrides.category_for(criteria, timepoint_id)
+            if override is not None:
+                computed = result.at[index, "category"]
+                result.at[index, "category"] = override.category
+                result.at[index, "reason"] = (
+                    f"overridden by {override.user}: {override.reason} (computed {computed}: "
+                    f"{result.at[index, 'reason']})"
+                )
 
 
 def _category_row(

@@ -8,7 +8,8 @@
 """
 
 from imagebio.store.ingest import IngestReport, ingest_folder
-from imagebio.store.models import Measurement, Roi, Run, RunSubject, Series, Subject, Timepoint
+from imagebio.store import review  # noqa: F401 - registers the review tables (users, grants, overrides, audit)
+from imagebio.store.models import Measurement, Roi, Run, RunSubject, RunTask, Series, Subject, Timepoint
 from imagebio.store.session import Store, open_store
 from imagebio.store.writers import (
     MeasurementRow,
@@ -36,6 +37,7 @@ __all__ = [
     "Measurement",
     "Run",
     "RunSubject",
+    "RunTask",
     "MeasurementRow",
     "MeasurementWrite",
     "hash_settings",

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from imagebio.store.models import Roi, Series, Subject, Timepoint
-from imagebio.web.models import ALL_PROJECTS, UNASSIGNED_PROJECT, User
+from imagebio.store.review import ALL_PROJECTS, UNASSIGNED_PROJECT, User
 from imagebio.web.security import can_see, csrf_matches, granted_projects, has_role
 
 __all__ = [

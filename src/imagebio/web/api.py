@@ -27,7 +27,7 @@ from imagebio.web.access import (
     timepoint_for,
     visible_subjects_clause,
 )
-from imagebio.web.models import AuditEntry, Override
+from imagebio.store.review import AuditEntry, Override
 from imagebio.web.security import project_of
 
 Id = Annotated[int, Path(ge=1, le=2**62, description="Store row id (opaque; not a patient identifier)")]
@@ -301,7 +301,7 @@ def colour_bar(kind: Literal["suv", "adc"], user: User) -> Response:
 
 
 def lesion_rows(session: Session, subject: Subject) -> list[dict]:
-    from imagebio.web.overrides import response_overrides
+    from imagebio.store.overrides import response_overrides
     from imagebio.web.response import _lesion_rois, effective_lesion_ids
 
     overrides = response_overrides(session, subject)
@@ -435,7 +435,7 @@ def list_overrides(session: Db, user: User, subject_id: Annotated[int, Query(ge=
 
 
 def _run_rows(session: Session, user: Viewer, run_id: int | None = None) -> list[dict]:
-    from imagebio.web.models import ALL_PROJECTS
+    from imagebio.store.review import ALL_PROJECTS
 
     visible = select(RunSubject.run_id, RunSubject.status).join(Subject, RunSubject.subject_id == Subject.id).where(
         visible_subjects_clause(user))
@@ -492,8 +492,8 @@ def _writer(request: Request, session: Session, csrf: str | None) -> Viewer:
 
 
 def apply_match(session: Session, user: Viewer, roi_id: int, lesion_id: str | None, reason: str) -> dict:
-    from imagebio.web.models import User as UserRow
-    from imagebio.web.overrides import record_lesion_match
+    from imagebio.store.review import User as UserRow
+    from imagebio.store.overrides import record_lesion_match
 
     roi = roi_for(session, user, roi_id)
     if roi.timepoint_id is None or roi.name == "patient":
@@ -509,8 +509,8 @@ def apply_match(session: Session, user: Viewer, roi_id: int, lesion_id: str | No
 
 def apply_category(session: Session, user: Viewer, timepoint_id: int, criteria: str, category: str | None,
                    reason: str) -> dict:
-    from imagebio.web.models import User as UserRow
-    from imagebio.web.overrides import record_category_override
+    from imagebio.store.review import User as UserRow
+    from imagebio.store.overrides import record_category_override
 
     tp = timepoint_for(session, user, timepoint_id)
     row = record_category_override(session, tp, criteria, category, reason, session.get(UserRow, user.id))

@@ -75,7 +75,7 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     from imagebio.web import api, pages
     from imagebio.web.audit import AuditWriter
     from imagebio.web.images import SeriesImages
-    from imagebio.web.models import AuditEntry
+    from imagebio.store.review import AuditEntry
 
     if not isinstance(store, Store):
         store = open_store(store)

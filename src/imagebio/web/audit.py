@@ -19,7 +19,7 @@ _STOP = object()
 
 
 class AuditWriter:
-    """Writes :class:`~imagebio.web.models.AuditEntry` rows to ``store`` from one daemon thread."""
+    """Writes :class:`~imagebio.store.review.AuditEntry` rows to ``store`` from one daemon thread."""
 
     def __init__(self, store: Store, max_batch: int = 500):
         self.store = store

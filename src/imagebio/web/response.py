@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imagebio.store.models import Measurement, Roi, Subject, Timepoint
-from imagebio.web.overrides import ResponseOverrides, response_overrides
+from imagebio.store.overrides import ResponseOverrides, response_overrides
 
 __all__ = ["PATIENT_ROI", "effective_lesion_ids", "live_lesion_rows", "live_response", "stored_responses"]
 
@@ -145,7 +145,7 @@ _LIVE_CACHE: Any = None
 def _data_version(session: Session, subject: Subject) -> tuple:
     from sqlalchemy import func
 
-    from imagebio.web.models import Override
+    from imagebio.store.review import Override
 
     measured = session.execute(
         select(func.count(Measurement.id), func.max(Measurement.id), func.max(Measurement.created_at))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from imagebio.errors import InvalidParameterError
 from imagebio.store.models import Subject
-from imagebio.web.models import ALL_PROJECTS, ROLES, UNASSIGNED_PROJECT, ProjectGrant, User
+from imagebio.store.review import ALL_PROJECTS, ROLES, UNASSIGNED_PROJECT, ProjectGrant, User
 
 __all__ = [
     "add_user",

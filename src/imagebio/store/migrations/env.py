@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from imagebio.store import review  # noqa: F401 - registers the review tables on Base.metadata
 from imagebio.store.models import Base, UtcDateTime
 
 config = context.config

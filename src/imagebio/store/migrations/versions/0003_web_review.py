@@ -12,9 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# The DDL below is frozen; this import only registers the review models on the store's Base.metadata so that
-# schema comparisons (autogenerate, the no-drift test) see the tables this revision creates.
-import imagebio.web.models  # noqa: F401
 
 revision: str = '0003'
 down_revision: str | None = '0002'

@@ -1,4 +1,4 @@
-"""Tables of the web dashboard: users, project grants, reader overrides and the audit log.
+"""Review tables of the store (used by the web dashboard): users, project grants, reader overrides, audit log.
 
 They live on the store's :class:`~imagebio.store.models.Base` metadata and are created by the Alembic revision
 ``0003_web_review``. Rows here never hold PHI beyond what a reader typed as a reason; the audit log names objects

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from imagebio.errors import InvalidParameterError, StoreError
 from imagebio.store import open_store, upsert_roi, upsert_subject, upsert_timepoint
-from imagebio.web.models import ProjectGrant, User
+from imagebio.store.review import ProjectGrant, User
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_passwords_are_hashed_with_argon2_and_grants_accumulate(store):
 
 
 def test_newest_override_wins_and_a_withdrawal_restores_the_computed_category(store):
-    from imagebio.web.overrides import record_category_override, record_lesion_match, response_overrides
+    from imagebio.store.overrides import record_category_override, record_lesion_match, response_overrides
     from imagebio.web.security import add_user
 
     with store.session() as s:
@@ -100,7 +100,7 @@ def test_newest_override_wins_and_a_withdrawal_restores_the_computed_category(st
 
 
 def test_deleting_a_user_keeps_the_override_name(store):
-    from imagebio.web.overrides import record_lesion_match, response_overrides
+    from imagebio.store.overrides import record_lesion_match, response_overrides
     from imagebio.web.security import add_user
 
     with store.session() as s:

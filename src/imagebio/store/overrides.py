@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from imagebio.errors import InvalidParameterError, StoreError
 from imagebio.store.models import Roi, Subject, Timepoint
-from imagebio.web.models import Override, User
+from imagebio.store.review import Override, User
 
 __all__ = [
     "CategoryOverride",
