@@ -88,3 +88,17 @@ def test_recist_matches_the_intended_response(demo):
     assert demo.response, "the demo assessed no patient"
     for row in demo.response:
         assert row["assessed_recist"] == row["expected_recist"], row
+
+
+def test_demo_writes_cohort_and_patient_reports(demo):
+    # Issue 10: a patient report and a cohort report are produced from the demo (content is checked in
+    # tests/report against the store's numbers).
+    names = {p.name for p in demo.reports}
+    manifest = load_manifest(demo.cohort_dir)
+    assert {"cohort.html", "cohort.pdf"} <= names
+    for patient in manifest.patients:
+        assert f"patient_{patient.patient_id}.html" in names and f"patient_{patient.patient_id}.pdf" in names
+    for path in demo.reports:
+        assert path.stat().st_size > 10_000, path
+    html = (demo.out_dir / "reports" / f"patient_{manifest.patients[0].patient_id}.html").read_text()
+    assert "data:image/png;base64," in html

@@ -65,7 +65,8 @@ def _print_summary(result) -> None:
     console.print(
         f"store: {result.store_url}\nDICOM + ground truth: {result.cohort_dir}\n"
         f"measurements: {result.measurements_csv}\ncomparison: {result.summary_csv}\n"
-        f"response: {result.out_dir / 'response_recist11.csv'}",
+        f"response: {result.out_dir / 'response_recist11.csv'}\n"
+        f"reports: {result.out_dir / 'reports'} (cohort.html, patient_<ID>.html, PDFs)",
         highlight=False,
     )
 

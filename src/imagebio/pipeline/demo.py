@@ -45,6 +45,7 @@ class DemoResult:
     run: LesionRunResult
     comparison: list[dict]
     response: list[dict] = dataclasses.field(default_factory=list)
+    reports: list[Path] = dataclasses.field(default_factory=list)
 
     @property
     def measurements_csv(self) -> Path:
@@ -141,11 +142,11 @@ def run_demo(
     ----------
     out_dir : str or Path
         Output folder: ``cohort/`` (DICOM + ground_truth.json), ``imagebio.db``, ``measurements.csv``,
-        ``summary.csv``, ``response_recist11.csv``.
+        ``summary.csv``, ``response_recist11.csv``, ``reports/`` (cohort and patient reports, HTML + PDF).
     n_patients, seed : int
         Size and seed of the digital cohort (deterministic).
     progress : callable, optional
-        ``progress(stage, done, total)`` for the stages ``generate``, ``ingest``, ``measure``, ``response``.
+        ``progress(stage, done, total)`` for the stages ``generate``, ``ingest``, ``measure``, ``response``, ``report``.
     """
     import csv
 
@@ -173,6 +174,26 @@ def run_demo(
         writer = csv.DictWriter(handle, fieldnames=list(comparison[0]) if comparison else ["subject"])
         writer.writeheader()
         writer.writerows(comparison)
-    result = DemoResult(out, cohort_dir, store.display_url, run, comparison, compare_response(assessment, manifest))
+    reports = write_demo_reports(store, manifest, out / "reports", progress=stage("report"))
+    result = DemoResult(
+        out, cohort_dir, store.display_url, run, comparison, compare_response(assessment, manifest), reports
+    )
     store.close()
     return result
+
+
+def write_demo_reports(store, manifest, folder: Path, progress=None) -> list[Path]:
+    """The cohort report and one patient report per digital patient (self-contained HTML with a PDF beside)."""
+    from imagebio.report.cohort import write_cohort_report
+    from imagebio.report.patient import write_patient_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    cohort = write_cohort_report(store, folder / "cohort.html", pdf=True)
+    written += [cohort.html, cohort.pdf]
+    for index, patient in enumerate(manifest.patients, start=1):
+        result = write_patient_report(store, patient.patient_id, folder / f"patient_{patient.patient_id}.html", pdf=True)
+        written += [result.html, result.pdf]
+        if progress is not None:
+            progress(index, len(manifest.patients))
+    return written

@@ -21,7 +21,7 @@ import numpy as np
 from imagebio.radiomics.texture._neighbours import prepare
 from imagebio.radiomics.texture.glszm import zone_matrix_features, zones
 
-__all__ = ["FEATURE_NAMES", "compute", "edge_distance"]
+__all__ = ["FEATURE_NAMES", "compute", "edge_distance", "zone_distances"]
 
 _NAMES = {
     "sde": "small_j",
@@ -67,8 +67,23 @@ def edge_distance(mask: np.ndarray, planar: bool) -> np.ndarray:
     return ndimage.distance_transform_cdt(mask, metric=structure).astype(np.int32)
 
 
-def _zone_distance(labels: np.ndarray, distance: np.ndarray, n_zones: int) -> np.ndarray:
-    """Smallest edge distance over the voxels of each zone (zones 1..n_zones)."""
+def zone_distances(labels: np.ndarray, distance: np.ndarray, n_zones: int) -> np.ndarray:
+    """Distance of each zone to the ROI edge: the smallest edge distance over its voxels (IBSI 3.9).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Zone label of every voxel (0 outside the ROI), as returned by :func:`imagebio.radiomics.texture.glszm.zones`.
+    distance : numpy.ndarray
+        Edge distance map of the morphological mask, same shape (:func:`edge_distance`).
+    n_zones : int
+        Number of zones (labels 1..n_zones).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 distance (voxel steps, >= 1) of zones 1..n_zones, in label order.
+    """
     in_zone = labels > 0
     minimum = np.full(n_zones + 1, np.iinfo(np.int32).max, dtype=np.int32)
     np.minimum.at(minimum, labels[in_zone], distance[in_zone])
@@ -118,7 +133,7 @@ def compute(
     result: dict[str, float] = {}
     if {"2D", "2_5D"} & set(prepared.approaches):
         level, _, z, labels = zones(lv, planar=True)
-        distance = _zone_distance(labels, edge_distance(prepared.morph_mask, planar=True), level.size)
+        distance = zone_distances(labels, edge_distance(prepared.morph_mask, planar=True), level.size)
         if "2D" in prepared.approaches:
             per_slice = np.where(voxels_per_slice > 0, voxels_per_slice, np.nan)
             result |= zone_matrix_features("dzm", _NAMES, level, distance, z, n_z, per_slice, g, "2D")
@@ -126,6 +141,6 @@ def compute(
             result |= zone_matrix_features("dzm", _NAMES, level, distance, np.zeros_like(z), 1, n_v, g, "2_5D")
     if "3D" in prepared.approaches:
         level, _, z, labels = zones(lv, planar=False)
-        distance = _zone_distance(labels, edge_distance(prepared.morph_mask, planar=False), level.size)
+        distance = zone_distances(labels, edge_distance(prepared.morph_mask, planar=False), level.size)
         result |= zone_matrix_features("dzm", _NAMES, level, distance, np.zeros_like(z), 1, n_v, g, "3D")
     return result
