@@ -17,7 +17,7 @@ def ingest_command(folder: Path, db: str | None) -> None:
     store = open_store(db)
     with progress_bar("scanning DICOM") as progress:
         report = ingest_folder(folder, store, progress=progress)
-    console.print(report.summary(), highlight=False)
+    console.print(report.summary(), highlight=False, soft_wrap=True)
     for skipped in report.skipped[:20]:
         error_console.print(f"skipped {skipped.path}: {skipped.reason}", highlight=False)
     if len(report.skipped) > 20:

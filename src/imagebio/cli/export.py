@@ -1,4 +1,5 @@
-"""``imagebio export sr|seg|pm``: DICOM objects from the store (TID 1500 SR, SEG, Parametric Maps)."""
+"""``imagebio export sr|seg|pm``: DICOM objects from the store (TID 1500 SR, SEG, Parametric Maps);
+``imagebio export table``: measurements as a tidy long table or a wide feature matrix (CSV / Parquet)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Export stored results as DICOM: measurement reports (SR), lesion SEG, parametric maps.",
+app = typer.Typer(help="Export stored results as DICOM: measurement reports (SR), lesion SEG, parametric maps; "
+                  "or as CSV/Parquet tables (export table).",
                   no_args_is_help=True)
 
 DbOption = Annotated[
@@ -95,3 +97,63 @@ def pm(
 ) -> None:
     """A parametric map per time point as a DICOM Parametric Map (float32, UCUM unit) and NIfTI."""
     _run("pm", db, subject, out, timepoint, as_json, deidentify, kind=kind, nifti=not no_nifti)
+
+
+@app.command("table")
+def table(
+    fmt: Annotated[str, typer.Option("--format", help="File format: csv or parquet (parquet needs pyarrow).")] = "csv",
+    db: DbOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output file (default: ./imagebio_measurements.<format>, or "
+                     "./imagebio_features.<format> with --wide)."),
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Wide feature matrix: one row per subject/time point/ROI, columns "
+                           "<name>[<unit>] (default: the tidy long table, one row per value).")
+    ] = False,
+    subjects: Annotated[
+        list[str] | None, typer.Option("--subject", help="Only this PatientID (repeat for several).")
+    ] = None,
+    name_globs: Annotated[
+        list[str] | None,
+        typer.Option("--name-glob", help="Only biomarkers whose name matches this shell pattern, e.g. 'suv*' "
+                     "(repeat for several)."),
+    ] = None,
+    methods: Annotated[list[str] | None, typer.Option("--method", help="Only this method (repeatable).")] = None,
+    settings_hashes: Annotated[
+        list[str] | None, typer.Option("--settings-hash", help="Only this settings hash or prefix (repeatable).")
+    ] = None,
+    modalities: Annotated[
+        list[str] | None, typer.Option("--modality", help="Only values measured on this modality (repeatable).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measurements as a table for pandas / imagebio.stats: tidy long (default) or wide (--wide), CSV or Parquet."""
+    from imagebio.cli._console import console
+    from imagebio.errors import InvalidParameterError
+    from imagebio.store import open_store
+    from imagebio.store.export import TABLE_FORMATS, long_table, wide_from_long, write_table
+
+    fmt = fmt.lower()
+    if fmt not in TABLE_FORMATS:
+        raise InvalidParameterError("--format", fmt, f"one of {', '.join(TABLE_FORMATS)}")
+    target = out or Path(f"imagebio_{'features' if wide else 'measurements'}.{fmt}")
+    store = open_store(db)
+    try:
+        frame = long_table(store, subjects or None, name_globs or None, methods or None, settings_hashes or None,
+                           modalities or None)
+    finally:
+        store.close()
+    n_values = len(frame)
+    if wide:
+        frame = wide_from_long(frame)
+    write_table(frame, target, fmt)
+    if as_json:
+        typer.echo(json.dumps({"path": str(target), "format": fmt, "layout": "wide" if wide else "long",
+                               "rows": len(frame), "columns": len(frame.columns), "values": n_values}))
+        return
+    if n_values == 0:
+        console.print("[yellow]no measurement matches the filters[/]: the table is empty", highlight=False)
+    console.print(f"{'wide' if wide else 'long'} table: {len(frame)} rows x {len(frame.columns)} columns "
+                  f"({n_values} values) -> {target}", highlight=False)

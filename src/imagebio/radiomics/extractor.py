@@ -161,7 +161,8 @@ def extract_features(
     # the peak sphere's radius (the filter response is already computed), so the arrays are cropped to the ROI box
     # plus that reach.
     img, int_mask, morph_mask = _crop_to_roi(img, int_mask, morph_mask, spacing, cfg.local_intensity_volume_cm3)
-    img = np.asarray(img, dtype=np.float64)
+    # A copy, not a view: the whole-image float64 array made above is then freed before the feature families run.
+    img = np.array(img, dtype=np.float64)
 
     if want("morph"):
         features.update(morphology_features(img, int_mask, morph_mask, spacing))

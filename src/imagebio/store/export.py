@@ -44,12 +44,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LONG_COLUMNS",
-    "WIDE_INDEX",
     "TABLE_FORMATS",
-    "long_table",
-    "wide_table",
-    "wide_from_long",
+    "WIDE_INDEX",
     "feature_column",
+    "long_table",
+    "wide_from_long",
+    "wide_table",
     "write_table",
 ]
 
