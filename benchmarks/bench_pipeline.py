@@ -66,8 +66,12 @@ def prepare_cohort(n: int, cache: Path = CACHE) -> dict:
         store = open_store(partial)
         ingest_folder(folder / "dicom", store)
         store.close()
-        with sqlite3.connect(partial) as raw:
+        raw = sqlite3.connect(partial)
+        try:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy
+        finally:
+            raw.close()
         partial.replace(template)
         info["ingest_s"] = time.perf_counter() - start
     info["dicom_mb"] = _folder_size_mb(folder / "dicom")
@@ -108,8 +112,13 @@ def run_on_dask(template: Path, workers: int, work: Path) -> dict:
     shutil.copyfile(template, db)
     spec = _write_spec(work)
     with DaskExecutor(local_workers=workers) as executor:
+        cpu_before = executor._client.run(time.process_time)
+        main_before = time.process_time()
         result = run_study(spec, str(db), executor=executor)
+        main_cpu = time.process_time() - main_before
+        cpu_after = executor._client.run(time.process_time)
         peaks = executor._client.run(_peak_rss_mb)
+    worker_cpu = sum(cpu_after[w] - cpu_before[w] for w in cpu_after)
     store = open_store(db)
     with store.session(readonly=True) as session:
         spans = session.execute(
@@ -132,6 +141,10 @@ def run_on_dask(template: Path, workers: int, work: Path) -> dict:
         "task_s": {k: statistics.median(v) for k, v in per_analysis.items()},
         "values_per_task": {k: statistics.median(v) for k, v in values.items()},
         "db_mb": db.stat().st_size / 2**20,
+        # CPU the run got: worker processes + this process (runner, Dask scheduler, SQLite bookkeeping).
+        "worker_cpu_s": worker_cpu,
+        "main_cpu_s": main_cpu,
+        "cores_used": (worker_cpu + main_cpu) / result.seconds if result.seconds else float("nan"),
     }
 
 
@@ -217,6 +230,8 @@ def run() -> list[dict]:
         f"  pipeline: {n} subjects, {one['n_tasks']} tasks ({one['failed']}+{two['failed']} failed), "
         f"1 worker {one['seconds']:.1f} s, 2 workers {two['seconds']:.1f} s, speed-up {speedup:.2f}x (target 1.8x); "
         f"peak RSS per worker: 1w {one['peak_mb']}, 2w {[round(x) for x in two['peak_mb']]} MiB; "
+        f"CPU s workers/main 1w {one['worker_cpu_s']:.0f}/{one['main_cpu_s']:.0f}, 2w {two['worker_cpu_s']:.0f}/"
+        f"{two['main_cpu_s']:.0f} (cores obtained 1w {one['cores_used']:.2f}, 2w {two['cores_used']:.2f}); "
         f"median task s {one['task_s']} (1 worker), {two['task_s']} (2 workers); values/task "
         f"{one['values_per_task']}; DICOM {cohort['dicom_mb']:.0f} MiB ({cohort['dicom_ct_pt_seg_mb']:.0f} MiB "
         f"CT+PT+SEG); store after run {one['db_mb']:.1f} MiB; {one['n_values']} values; store write/task SQLite "

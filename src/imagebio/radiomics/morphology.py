@@ -107,9 +107,16 @@ def moran_geary(
     n_z = m.shape[0]
     # In-plane zero padding to >= 2 s - 1 makes the periodic in-plane correlation equal to the linear one.
     plane = tuple(fft.next_fast_len(2 * s - 1, real=True) for s in m.shape[1:])
-    axes = (1, 2)
-    spectra_m = fft.rfft2(m, plane, axes=axes, workers=1)
-    spectra_a = fft.rfft2(a, plane, axes=axes, workers=1)
+
+    def slice_spectra(volume: np.ndarray) -> np.ndarray:
+        """Zero-padded 2D real FFT of every axial slice, one slice at a time (no padded copy of the whole box)."""
+        out = np.empty((n_z, plane[0], plane[1] // 2 + 1), dtype=np.complex128)
+        for z in range(n_z):
+            out[z] = fft.rfft2(volume[z], plane, workers=1)
+        return out
+
+    spectra_m = slice_spectra(m)
+    spectra_a = slice_spectra(a)
     denom = float(np.sum(a * a))
     del m
     # Hermitian multiplicity of the half spectrum (the bins of the real FFT axis other than 0 and Nyquist stand for
@@ -149,7 +156,8 @@ def moran_geary(
         cross += real_dot(spectra_a[sl], spectra_a[sh], weight)
     # Memory: the spectra of a² are needed with those of m only, so they replace those of a in a second pass.
     spectra_a = None
-    spectra_a2 = fft.rfft2(a * a, plane, axes=axes, workers=1)
+    a *= a
+    spectra_a2 = slice_spectra(a)
     del a
     for dz, weight in kernel_spectra():
         sl, sh = pairs(dz)
