@@ -74,6 +74,22 @@ def read_image(path: str | PathLike, modality: str = "", unit: str = "") -> Volu
     UnsupportedDataError
         The file is not a readable image, is 4D, or has vector voxels.
     """
+    if str(path).lower().endswith((".nii", ".nii.gz")):
+        header = _read_header(path)
+        pixel_type = _pixel_type(header)
+        if header.GetDimension() == 3 and header.GetNumberOfComponents() == 1 and "float" in pixel_type:
+            # Float voxels through nibabel only (NaN kept; one read of the voxel data), geometry from ITK's header.
+            shape_zyx = tuple(header.GetSize()[::-1])
+            dtype = np.float64 if "64" in pixel_type else np.float32
+            return Volume(
+                array=_nifti_float_voxels(path, shape_zyx, dtype),
+                spacing=tuple(header.GetSpacing()[::-1]),
+                origin=header.GetOrigin(),
+                direction=np.array(header.GetDirection()).reshape(3, 3),
+                modality=modality,
+                unit=unit,
+                identifiers={"path": str(path)},
+            )
     image = read_sitk_image(path)
     if image.GetDimension() not in (2, 3):
         raise UnsupportedDataError(
@@ -87,6 +103,29 @@ def read_image(path: str | PathLike, modality: str = "", unit: str = "") -> Volu
     if str(path).lower().endswith((".nii", ".nii.gz")) and np.issubdtype(volume.array.dtype, np.floating):
         volume = volume.with_array(_nifti_float_voxels(path, volume.shape, volume.array.dtype))
     return volume
+
+
+def _read_header(path: str | PathLike):
+    """SimpleITK image information (size, spacing, origin, direction, pixel type) without reading the voxels."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidParameterError("path", str(path), "an existing NIfTI/NRRD/MetaImage file")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise UnsupportedDataError(f"cannot read as an image file ({first_line})", path) from exc
+    return reader
+
+
+def _pixel_type(reader) -> str:
+    import SimpleITK as sitk
+
+    return sitk.GetPixelIDValueAsString(reader.GetPixelID())
 
 
 def _nifti_float_voxels(path: str | PathLike, shape_zyx: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
