@@ -136,7 +136,7 @@ def _nifti_float_voxels(path: str | PathLike, shape_zyx: tuple[int, ...], dtype:
     """
     import nibabel as nib
 
-    data = np.asarray(nib.load(str(path)).get_fdata(dtype=dtype))
+    data = np.asarray(nib.load(str(path)).dataobj).astype(dtype, copy=False)  # scl_slope/inter applied
     if data.ndim == 2:
         data = data[:, :, np.newaxis]
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
