@@ -153,6 +153,7 @@ def store_write_s(url: str, n_rows: int, repeat: int = 20) -> float:
     from datetime import datetime
 
     from imagebio.store import MeasurementRow, open_store, record_measurements, upsert_roi
+    from imagebio.store.models import Series, Subject, Timepoint
     from imagebio.store.writers import upsert_series, upsert_subject, upsert_timepoint
 
     store = open_store(url)
@@ -167,8 +168,6 @@ def store_write_s(url: str, n_rows: int, repeat: int = 20) -> float:
         for attempt in range(repeat):
             start = time.perf_counter()
             with store.session() as session:
-                from imagebio.store.models import Series, Subject, Timepoint
-
                 subject = session.get(Subject, subject_id)
                 timepoint = session.get(Timepoint, timepoint_id)
                 rois = [upsert_roi(session, subject, f"lesion_{i}", timepoint=timepoint,
