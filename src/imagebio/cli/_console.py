@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console()
-error_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # plain lines are never folded; tables keep their width
+error_console = Console(stderr=True, soft_wrap=True)  # one error, one line
 
 
 @contextlib.contextmanager
