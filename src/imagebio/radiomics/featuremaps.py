@@ -215,20 +215,15 @@ def _place(full_shape, box, values: np.ndarray, centres: np.ndarray, crop_shape,
     return out
 
 
-def _entropy_rows(p: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
-
-
 def symmetric_glcm_features(
     matrix: np.ndarray, i: np.ndarray, j: np.ndarray, count: np.ndarray, n_matrices: int, n_levels: int
 ) -> dict[str, np.ndarray]:
     """IBSI GLCM features of symmetric matrices ``M + M^T`` given by their upper-triangle pair counts.
 
-    Same formulas as :func:`imagebio.radiomics.texture.glcm.sparse_glcm_features` (IBSI 1 section 3.6), fed with
-    half the entries: a canonical entry ``(i <= j, count)`` of ``M`` counted both ways stands for the cells
-    ``(i, j)`` and ``(j, i)`` of the symmetric matrix with value ``count`` each (off-diagonal), or for the cell
-    ``(i, i)`` with value ``2 count`` (diagonal). ``tests/radiomics/test_featuremaps.py`` checks both agree.
+    A canonical entry ``(i <= j, count)`` of ``M`` counted both ways stands for the cells ``(i, j)`` and ``(j, i)``
+    of the symmetric matrix with value ``count`` each (off-diagonal), or for the cell ``(i, i)`` with value
+    ``2 count`` (diagonal); the entries are expanded accordingly and passed to
+    :func:`imagebio.radiomics.texture.glcm.sparse_glcm_features` (IBSI 1 section 3.6).
 
     Parameters
     ----------
@@ -242,78 +237,22 @@ def symmetric_glcm_features(
     dict
         Feature name (without ``cm_`` prefix) -> array of length ``n_matrices``; NaN for empty matrices.
     """
-    k, g = n_matrices, n_levels
+    from imagebio.radiomics.texture.glcm import sparse_glcm_features
+
     m = np.asarray(matrix, dtype=np.int64)
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
+    count = np.asarray(count, dtype=float)
     off = i != j
-    cell = np.where(off, count, 2.0 * count)  # value of each represented cell
-    mult = np.where(off, 2.0, 1.0)  # number of cells it represents
-    total = np.bincount(m, weights=cell * mult, minlength=k).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = cell * np.where(total > 0, 1.0 / total, np.nan)[m]
-    kq = mult * q
-
-    def per_matrix(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(m, weights=weights, minlength=k).astype(float)
-
-    levels = np.arange(1, g + 1, dtype=float)
-    p_i = (np.bincount(m * g + i - 1, weights=q, minlength=k * g)
-           + np.bincount(m * g + j - 1, weights=np.where(off, q, 0.0), minlength=k * g)).reshape(k, g).astype(float)
-    mu = p_i @ levels
-    var = ((levels[None, :] - mu[:, None]) ** 2 * p_i).sum(axis=1)
-    p_diff = np.bincount(m * g + (j - i), weights=kq, minlength=k * g).reshape(k, g).astype(float)
-    n_sum = 2 * g - 1
-    p_sum = np.bincount(m * n_sum + i + j - 2, weights=kq, minlength=k * n_sum).reshape(k, n_sum).astype(float)
-    d = np.arange(g, dtype=float)
-    s = np.arange(2, 2 * g + 1, dtype=float)
-
-    joint_max = np.zeros(k)
-    np.maximum.at(joint_max, m, q)
-    diff_avg = p_diff @ d
-    sum_avg = p_sum @ s
-    centred_sum = s[None, :] - 2.0 * mu[:, None]
-    joint_entr = -per_matrix(kq * np.log2(q))
-    hx = _entropy_rows(p_i)
-    inv_d2 = np.zeros(g)
-    inv_d2[1:] = 1.0 / d[1:] ** 2
-    auto_corr = per_matrix(kq * i * j)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # As in texture.glcm: a flat matrix has correlation 1 and info_corr1 0 (HXY1 = HXY2 = 2 HX when symmetric).
-        corr = np.where(var > 0, (auto_corr - mu * mu) / var, 1.0)
-        info_corr1 = np.where(hx > 0, (joint_entr - 2.0 * hx) / hx, 0.0)
-        info_corr2 = np.sqrt(np.clip(1.0 - np.exp(-2.0 * (2.0 * hx - joint_entr)), 0.0, None))
-    out = {
-        "joint_max": joint_max,
-        "joint_avg": mu,
-        "joint_var": var,
-        "joint_entr": joint_entr,
-        "diff_avg": diff_avg,
-        "diff_var": ((d[None, :] - diff_avg[:, None]) ** 2 * p_diff).sum(axis=1),
-        "diff_entr": _entropy_rows(p_diff),
-        "sum_avg": sum_avg,
-        "sum_var": ((s[None, :] - sum_avg[:, None]) ** 2 * p_sum).sum(axis=1),
-        "sum_entr": _entropy_rows(p_sum),
-        "energy": per_matrix(kq * q),
-        "contrast": p_diff @ (d * d),
-        "dissimilarity": diff_avg,
-        "inv_diff": p_diff @ (1.0 / (1.0 + d)),
-        "inv_diff_norm": p_diff @ (1.0 / (1.0 + d / g)),
-        "inv_diff_mom": p_diff @ (1.0 / (1.0 + d * d)),
-        "inv_diff_mom_norm": p_diff @ (1.0 / (1.0 + (d / g) ** 2)),
-        "inv_var": p_diff @ inv_d2,
-        "corr": corr,
-        "auto_corr": auto_corr,
-        "clust_tend": (centred_sum**2 * p_sum).sum(axis=1),
-        "clust_shade": (centred_sum**3 * p_sum).sum(axis=1),
-        "clust_prom": (centred_sum**4 * p_sum).sum(axis=1),
-        "info_corr1": info_corr1,
-        "info_corr2": info_corr2,
-    }
-    empty = total == 0
-    for values in out.values():
-        values[empty] = np.nan
-    return out
+    # Expand to the symmetric matrix's distinct cells: (i, j) and (j, i) for off-diagonal entries, (i, i) twice.
+    return sparse_glcm_features(
+        np.concatenate([m, m[off]]),
+        np.concatenate([i, j[off]]),
+        np.concatenate([j, i[off]]),
+        np.concatenate([np.where(off, count, 2.0 * count), count[off]]),
+        n_matrices,
+        n_levels,
+    )
 
 
 def glcm_maps(
