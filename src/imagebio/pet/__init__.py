@@ -8,6 +8,8 @@ metrics
     SUVmax, SUVmean, percentiles, metabolic tumour volume by threshold, TLG, whole-body burden, Dmax.
 reference_regions
     PERCIST liver and blood-pool reference statistics, PERCIST threshold, SUVR.
+deauville
+    Deauville five-point scale from lesion SUVmax and the blood-pool / liver references (Lugano input).
 partial_volume
     Recovery coefficients of spheres under a Gaussian PSF, geometric transfer matrix (GTM) correction.
 summary
