@@ -75,6 +75,7 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     from imagebio.web import api, pages
     from imagebio.web.audit import AuditWriter
     from imagebio.web.images import SeriesImages
+    from imagebio.web.security import LoginThrottle
     from imagebio.store.review import AuditEntry
 
     if not isinstance(store, Store):
@@ -100,6 +101,7 @@ def create_app(store: Store | str | Path | None = None, *, secret_key: str | Non
     app.state.store = store
     app.state.images = SeriesImages(max_volumes)
     app.state.audit = audit
+    app.state.login_throttle = LoginThrottle()
 
     @app.middleware("http")
     async def audit_and_headers(request: Request, call_next):

@@ -68,9 +68,17 @@ def login_form(request: Request) -> HTMLResponse:
 def login(request: Request, session: Db, username: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=256)], csrf: Annotated[str, Form(alias="csrf_token")] = ""):
     check_csrf(request, csrf)
+    throttle = request.app.state.login_throttle
+    key = (username, request.client.host if request.client else "")
+    wait_s = throttle.retry_after_s(key)
+    if wait_s > 0:
+        return render(request, "login.html", status_code=429, user=None,
+                      message=f"Too many failed logins; try again in {int(wait_s) + 1} s.")
     user = authenticate(session, username, password)
     if user is None:
+        throttle.failed(key)
         return render(request, "login.html", status_code=401, user=None, message="Wrong user name or password.")
+    throttle.succeeded(key)
     request.session.clear()
     request.session["uid"] = user.id
     request.session["csrf"] = new_csrf_token()  # a new token per login (no session fixation)

@@ -112,6 +112,46 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if verify_password(user.password_hash, password) else None
 
 
+class LoginThrottle:
+    """Refuses logins for one (user name, client) after ``max_failures`` failures within ``window_s`` seconds.
+
+    A brute-force guard (OWASP ASVS 2.2.1): failures older than the window are forgotten, a success clears the
+    key. Kept in memory per application (one process); keys never hold passwords.
+    """
+
+    def __init__(self, max_failures: int = 5, window_s: float = 300.0, clock=None):
+        import threading
+        import time
+
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._clock = clock or time.monotonic
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str]) -> list[float]:
+        now = self._clock()
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        self._failures[key] = times
+        return times
+
+    def retry_after_s(self, key: tuple[str, str]) -> float:
+        """Seconds until ``key`` may try again (0 when it may try now)."""
+        with self._lock:
+            times = self._recent(key)
+            if len(times) < self.max_failures:
+                return 0.0
+            return max(0.0, self.window_s - (self._clock() - times[-self.max_failures]))
+
+    def failed(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._recent(key).append(self._clock())
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
 def granted_projects(user: User) -> set[str]:
     """The project names granted to ``user`` (may contain ``"*"``)."""
     return {g.project for g in user.grants}
