@@ -6,49 +6,18 @@ curves with known parameters within 1e-3 relative (noise-free).
 """
 
 import csv
-import json
 
 import numpy as np
 import pytest
 
-from imagebio.cli.main import main
+from tests.cli.map_cli import read_rows, roi_stat, run
 
 ADC_RTOL = 0.01
 
 
-def run(args, capsys=None):
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    err = capsys.readouterr().err if capsys is not None else ""
-    return info.value.code or 0, err
-
-
-def read_rows(path):
-    with open(path) as handle:
-        return list(csv.DictReader(handle))
-
-
-def roi_stat(out, roi, name, stat="mean"):
-    for row in read_rows(out / "roi_statistics.csv"):
-        if row["roi"] == roi and row["map"] == name and row["stat"] == stat:
-            return float(row["value"])
-    raise KeyError((roi, name, stat))
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    from imagebio.phantoms import generate_cohort
-
-    root = tmp_path_factory.mktemp("cohort")
-    generate_cohort(root, n_patients=1, seed=0)
-    truth = json.loads((root / "ground_truth.json").read_text())
-    visit = truth["patients"][0]["timepoints"][0]
-    return root, root / "dicom" / truth["patients"][0]["patient_id"] / visit["name"], visit
-
-
 @pytest.mark.slow
-def test_dwi_adc_cohort_end_to_end(cohort, tmp_path):
-    root, visit_dir, visit = cohort
+def test_dwi_adc_cohort_end_to_end(map_cohort, tmp_path):
+    root, visit_dir, visit = map_cohort
     db = tmp_path / "store.db"
     assert run(["ingest", root / "dicom", "--db", db])[0] == 0
     out = tmp_path / "dwi"
@@ -71,9 +40,9 @@ def test_dwi_adc_cohort_end_to_end(cohort, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, name", [("ivim", "d_mm2_per_s"), ("kurtosis", "d_mm2_per_s")])
-def test_dwi_ivim_and_kurtosis_on_a_mono_exponential_cohort(cohort, tmp_path, model, name):
+def test_dwi_ivim_and_kurtosis_on_a_mono_exponential_cohort(map_cohort, tmp_path, model, name):
     # the cohort's lesions are mono-exponential: IVIM gives f ~ 0 and D = ADC, kurtosis K ~ 0 and D = ADC
-    _, visit_dir, visit = cohort
+    _, visit_dir, visit = map_cohort
     out = tmp_path / model
     assert run(["dwi", visit_dir / "DWI", "--model", model, "--mask", visit_dir / "SEG", "--out", out])[0] == 0
     for lesion in visit["lesions"]:

@@ -9,52 +9,21 @@ Reference values and tolerances:
 """
 
 import csv
-import json
 
 import numpy as np
 import pydicom
 import pytest
 
-from imagebio.cli.main import main
+from tests.cli.map_cli import read_rows, roi_stat, run
 from tests.io.synthetic_dicom import write_series
 
 KT_ATOL, KT_RTOL, VE_ATOL = 0.005, 0.1, 0.05
 R1_ATOL, R1_RTOL = 0.05, 0.05
 
 
-def run(args, capsys=None):
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    err = capsys.readouterr().err if capsys is not None else ""
-    return info.value.code or 0, err
-
-
-def read_rows(path):
-    with open(path) as handle:
-        return list(csv.DictReader(handle))
-
-
-def roi_stat(out, roi, name, stat="mean"):
-    for row in read_rows(out / "roi_statistics.csv"):
-        if row["roi"] == roi and row["map"] == name and row["stat"] == stat:
-            return float(row["value"])
-    raise KeyError((roi, name, stat))
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    from imagebio.phantoms import generate_cohort
-
-    root = tmp_path_factory.mktemp("cohort")
-    generate_cohort(root, n_patients=1, seed=0)
-    truth = json.loads((root / "ground_truth.json").read_text())
-    visit = truth["patients"][0]["timepoints"][0]
-    return root, root / "dicom" / truth["patients"][0]["patient_id"] / visit["name"], visit
-
-
 @pytest.mark.slow
-def test_dce_cohort_end_to_end_with_vfa_and_seg(cohort, tmp_path):
-    root, visit_dir, visit = cohort
+def test_dce_cohort_end_to_end_with_vfa_and_seg(map_cohort, tmp_path):
+    root, visit_dir, visit = map_cohort
     db = tmp_path / "store.db"
     assert run(["ingest", root / "dicom", "--db", db])[0] == 0
     out = tmp_path / "dce"
@@ -96,8 +65,8 @@ def test_dce_cohort_end_to_end_with_vfa_and_seg(cohort, tmp_path):
 
 
 @pytest.mark.slow
-def test_t1_map_on_cohort_vfa(cohort, tmp_path):
-    _, visit_dir, visit = cohort
+def test_t1_map_on_cohort_vfa(map_cohort, tmp_path):
+    _, visit_dir, visit = map_cohort
     out = tmp_path / "t1"
     assert run(["t1", visit_dir / "VFA", "--mask", visit_dir / "SEG", "--out", out])[0] == 0
     for lesion in visit["lesions"]:
